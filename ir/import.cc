@@ -1,0 +1,197 @@
+#include "ir/import.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl.h"
+
+namespace onnxc {
+namespace {
+
+absl::Status Annotate(const absl::Status& s, const std::string& where) {
+  return absl::Status(s.code(), absl::StrCat(where, ": ", s.message()));
+}
+
+std::string GraphLabel(const Graph& g) {
+  std::string label = absl::StrCat("graph '", g.name(), "'");
+  if (g.parent_node() != nullptr)
+    label = absl::StrCat(label, " (body of ", g.parent_node()->Describe(), ")");
+  return label;
+}
+
+class Importer {
+ public:
+  explicit Importer(std::string dir) : dir_(std::move(dir)) {}
+
+  absl::Status ImportGraph(onnx::GraphProto&& gp, Graph* g) {
+    onnx::GraphProto meta;
+    meta.set_name(gp.name());
+    if (gp.has_doc_string()) meta.set_doc_string(gp.doc_string());
+    *meta.mutable_quantization_annotation() = std::move(*gp.mutable_quantization_annotation());
+    *g->mutable_meta() = std::move(meta);
+    const std::string where = GraphLabel(*g);
+
+    for (const auto& in : gp.input()) {
+      if (g->FindLocalValue(in.name()) != nullptr)
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": graph input '", in.name(), "' is listed twice"));
+      Value* v = g->AddInput(in.name());
+      if (in.has_type()) v->set_type(in.type());
+      if (in.has_doc_string()) v->set_doc_string(in.doc_string());
+    }
+    for (auto& t : *gp.mutable_initializer()) {
+      std::string name = t.name();
+      Value* v = g->FindLocalValue(name);
+      if (v != nullptr && (!v->is_graph_input() || v->has_initializer()))
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": initializer '", name, "' is defined twice"));
+      auto tensor = Tensor::FromProto(std::move(t), dir_);
+      if (!tensor.ok()) return Annotate(tensor.status(), absl::StrCat(where, ": initializer '", name, "'"));
+      if (v == nullptr) v = g->CreateValue(name);
+      g->SetInitializer(v, std::move(*tensor));
+    }
+    for (auto& sp : *gp.mutable_sparse_initializer()) {
+      std::string name = sp.values().name();
+      if (g->FindLocalValue(name) != nullptr)
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": sparse initializer '", name, "' is defined twice"));
+      g->AddSparseInitializer(name, std::move(sp));
+    }
+    // Pass 1: nodes and their outputs, so inputs may refer to any of them
+    // (models that are not topologically sorted are sorted below).
+    std::vector<Node*> nodes;
+    nodes.reserve(gp.node_size());
+    for (auto& np : *gp.mutable_node()) {
+      Node* n = g->NewDetachedNode(np.op_type(), np.domain());
+      n->set_name(np.name());
+      if (np.has_doc_string()) n->set_doc_string(np.doc_string());
+      for (int i = 0; i < np.output_size(); ++i) {
+        const std::string& out = np.output(i);
+        Value* v = nullptr;
+        if (!out.empty()) {
+          if (Value* prev = g->FindLocalValue(out)) {
+            std::string by = prev->producer() ? prev->producer()->Describe()
+                             : prev->is_graph_input() ? "a graph input" : "an initializer";
+            return absl::InvalidArgumentError(absl::StrCat(
+                where, ": value '", out, "' is defined twice: by ", by, " and by node ", n->Describe()));
+          }
+          v = g->CreateValue(out);
+          g->SetProducer(v, n, i);
+        }
+        g->AppendNodeOutput(n, v);
+      }
+      nodes.push_back(n);
+    }
+    // Pass 2: inputs, attributes and subgraphs.
+    for (size_t k = 0; k < nodes.size(); ++k) {
+      Node* n = nodes[k];
+      onnx::NodeProto& np = *gp.mutable_node(static_cast<int>(k));
+      for (const std::string& in : np.input()) {
+        Value* v = nullptr;
+        if (!in.empty()) {
+          v = g->FindValue(in);
+          if (v == nullptr)
+            return absl::InvalidArgumentError(absl::StrCat(
+                where, ": node ", n->Describe(), " reads '", in, "', which nothing defines"));
+        }
+        n->AddInput(v);
+      }
+      for (auto& ap : *np.mutable_attribute()) {
+        std::vector<onnx::GraphProto> bodies;
+        if (ap.has_g()) bodies.push_back(std::move(*ap.mutable_g()));
+        for (auto& b : *ap.mutable_graphs()) bodies.push_back(std::move(b));
+        Attribute attr(std::move(ap));
+        for (auto& body : bodies) {
+          auto sub = std::make_unique<Graph>(n);
+          absl::Status s = ImportGraph(std::move(body), sub.get());
+          if (!s.ok()) return s;
+          attr.add_graph(std::move(sub));
+        }
+        n->SetAttr(std::move(attr));
+      }
+    }
+    for (const auto& out : gp.output()) {
+      Value* v = g->FindValue(out.name());
+      if (v == nullptr)
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": graph output '", out.name(), "' is not defined"));
+      if (out.has_type() && !v->has_type()) v->set_type(out.type());
+      g->AddOutput(v);
+    }
+    for (auto& vi : *gp.mutable_value_info()) {
+      Value* v = g->FindLocalValue(vi.name());
+      if (v == nullptr || v->in_value_info()) {
+        g->orphan_value_info().push_back(std::move(vi));
+        continue;
+      }
+      if (vi.has_type()) v->set_type(std::move(*vi.mutable_type()));
+      if (vi.has_doc_string()) v->set_doc_string(vi.doc_string());
+      g->AddToValueInfo(v);
+    }
+    absl::Status sorted = g->TopologicalSort();
+    if (!sorted.ok()) return sorted;
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string dir_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Model>> ImportModel(onnx::ModelProto&& proto,
+                                                   const std::string& model_dir,
+                                                   const std::string& path) {
+  std::string label = path.empty() ? "model" : path;
+  if (!proto.has_graph())
+    return absl::InvalidArgumentError(absl::StrCat(label, ": the model has no graph"));
+  auto model = std::make_unique<Model>();
+  onnx::GraphProto graph;
+  graph.Swap(proto.mutable_graph());
+  proto.clear_graph();
+  *model->mutable_meta() = std::move(proto);
+  model->set_dir(model_dir);
+  model->set_path(path);
+  Importer importer(model_dir);
+  absl::Status s = importer.ImportGraph(std::move(graph), &model->graph());
+  if (!s.ok()) return Annotate(s, label);
+  return model;
+}
+
+absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0)
+    return absl::NotFoundError(absl::StrCat("cannot open model ", path, ": ", std::strerror(errno)));
+  onnx::ModelProto proto;
+  bool ok;
+  {
+    google::protobuf::io::FileInputStream file(fd);
+    google::protobuf::io::CodedInputStream coded(&file);
+    coded.SetTotalBytesLimit(INT_MAX);
+    ok = proto.ParseFromCodedStream(&coded) && coded.ConsumedEntireMessage();
+  }
+  ::close(fd);
+  if (!ok)
+    return absl::DataLossError(absl::StrCat(
+        path, ": not a valid ONNX model (the protobuf is truncated or corrupt)"));
+  std::string dir = ".";
+  size_t slash = path.find_last_of('/');
+  if (slash != std::string::npos) dir = slash == 0 ? "/" : path.substr(0, slash);
+  return ImportModel(std::move(proto), dir, path);
+}
+
+absl::StatusOr<std::unique_ptr<Model>> ParseModel(const std::string& bytes,
+                                                  const std::string& model_dir) {
+  onnx::ModelProto proto;
+  if (!proto.ParseFromString(bytes))
+    return absl::DataLossError("not a valid ONNX model (the protobuf is truncated or corrupt)");
+  return ImportModel(std::move(proto), model_dir);
+}
+
+}  // namespace onnxc
