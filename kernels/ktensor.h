@@ -1,0 +1,65 @@
+// KTensor: the executor's internal tensor. A typed, shaped view of a shared,
+// 64-byte aligned buffer. Unlike ir::Tensor it can be reshaped without a copy,
+// its buffers are not zero-filled, and weights are shared with the IR's
+// initializers (no copy). FLOAT16/BFLOAT16 data is converted to FLOAT on entry.
+#ifndef ONNXC_KERNELS_KTENSOR_H_
+#define ONNXC_KERNELS_KTENSOR_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "ir/data_type.h"
+#include "ir/tensor.h"
+
+namespace onnxc {
+namespace kernels {
+
+using TP = onnx::TensorProto;
+
+struct KTensor {
+  DataType type = TP::UNDEFINED;
+  std::vector<int64_t> dims;
+  std::shared_ptr<void> holder;  // keeps `data` alive
+  void* data = nullptr;
+
+  bool valid() const { return type != TP::UNDEFINED; }
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t d : dims) n *= d;
+    return n;
+  }
+  int64_t rank() const { return static_cast<int64_t>(dims.size()); }
+  size_t nbytes() const { return static_cast<size_t>(numel()) * ElementSize(type); }
+  template <typename T> const T* ptr() const { return static_cast<const T*>(data); }
+  template <typename T> T* mut() { return static_cast<T*>(data); }
+  // Same buffer, other dims (element count must match).
+  KTensor Reshaped(std::vector<int64_t> new_dims) const {
+    KTensor t = *this;
+    t.dims = std::move(new_dims);
+    return t;
+  }
+
+  // Uninitialised aligned buffer.
+  static KTensor Alloc(DataType type, std::vector<int64_t> dims);
+  static KTensor Scalar(DataType type, double v);
+  // Shares the tensor's bytes (no copy) unless conversion is needed
+  // (FLOAT16/BFLOAT16 -> FLOAT). STRING is refused.
+  static absl::StatusOr<KTensor> FromTensor(const Tensor& t);
+  // Copies into an IR tensor.
+  Tensor ToTensor() const;
+  // Element i as double / int64 (slow path, for small shape tensors).
+  double At(int64_t i) const;
+  int64_t IntAt(int64_t i) const;
+  std::vector<int64_t> ToInt64Vector() const;
+  std::vector<float> ToFloatVector() const;
+};
+
+std::string ShapeString(const std::vector<int64_t>& dims);
+
+}  // namespace kernels
+}  // namespace onnxc
+
+#endif  // ONNXC_KERNELS_KTENSOR_H_

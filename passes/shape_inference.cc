@@ -1,0 +1,86 @@
+// shape-inference: runs ONNX's shape inference and records the inferred types
+// and shapes on the IR's values (subgraphs too). Weights are not copied: the
+// proto handed to ONNX carries the data of small tensors only (the ones
+// inference reads, such as Reshape's shape), shapes and types of the rest.
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "ir/export.h"
+#include "onnx/defs/schema.h"
+#include "onnx/shape_inference/implementation.h"
+#include "passes/registry.h"
+
+namespace onnxc {
+namespace {
+
+bool SameType(const onnx::TypeProto& a, const onnx::TypeProto& b) {
+  return google::protobuf::util::MessageDifferencer::Equivalent(a, b);
+}
+
+// Copies types from `proto` (the inferred graph) onto the IR graph, walking
+// both in step: same node order, same subgraph attributes.
+int64_t ApplyTypes(const onnx::GraphProto& proto, Graph& graph, bool overwrite) {
+  int64_t changed = 0;
+  auto apply = [&](const onnx::ValueInfoProto& vi) {
+    if (!vi.has_type()) return;
+    Value* v = graph.FindLocalValue(vi.name());
+    if (v == nullptr) return;
+    if (v->has_type() && (!overwrite || SameType(*v->type(), vi.type()))) return;
+    v->set_type(vi.type());
+    ++changed;
+  };
+  for (const auto& vi : proto.value_info()) apply(vi);
+  for (const auto& vi : proto.output()) apply(vi);
+  int k = 0;
+  for (const auto& n : graph.nodes()) {
+    if (k >= proto.node_size()) break;
+    const onnx::NodeProto& np = proto.node(k++);
+    std::vector<const onnx::GraphProto*> bodies;
+    for (const auto& a : np.attribute()) {
+      if (a.has_g()) bodies.push_back(&a.g());
+      for (const auto& g : a.graphs()) bodies.push_back(&g);
+    }
+    std::vector<Graph*> subs = n->subgraphs();
+    for (size_t i = 0; i < subs.size() && i < bodies.size(); ++i)
+      changed += ApplyTypes(*bodies[i], *subs[i], overwrite);
+  }
+  return changed;
+}
+
+class ShapeInference : public Pass {
+ public:
+  static constexpr char kName[] = "shape-inference";
+  static constexpr char kDescription[] =
+      "infers value types and shapes with ONNX's shape inference (subgraphs too)";
+  static std::vector<OptionSpec> Options() {
+    return {{"strict", OptionSpec::Type::kBool, "false",
+             "fail on inference errors instead of leaving those values untyped"},
+            {"overwrite", OptionSpec::Type::kBool, "false",
+             "replace types the model already declares"}};
+  }
+
+  absl::StatusOr<PassResult> Run(Model& model, PassContext&) override {
+    PassResult r;
+    ExportOptions opts;
+    opts.max_tensor_bytes = 64 << 10;
+    onnx::ModelProto proto = ExportModel(model, opts);
+    onnx::ShapeInferenceOptions si;
+    si.check_type = false;
+    si.error_mode = options().GetBool("strict") ? 1 : 0;
+    si.enable_data_propagation = false;
+    try {
+      onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(), si);
+    } catch (const std::exception& e) {
+      if (options().GetBool("strict")) return absl::InvalidArgumentError(e.what());
+      r.notes.push_back(absl::StrCat("ONNX shape inference stopped: ", e.what()));
+      return r;
+    }
+    r.changes = ApplyTypes(proto.graph(), model.graph(), options().GetBool("overwrite"));
+    r.notes.push_back(absl::StrCat(r.changes, " values typed"));
+    return r;
+  }
+};
+
+ONNXC_REGISTER_PASS(ShapeInference);
+
+}  // namespace
+}  // namespace onnxc

@@ -1,0 +1,195 @@
+// compress: runs a pass pipeline over an ONNX model and writes the result and
+// a report. With no arguments it runs on a bundled example model.
+//
+//   bazel run //tools:compress -- --input M.onnx --output OUT.onnx
+//       [--pipeline STR or --config FILE] [--report R.json] [--time-passes] [--verify-each]
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <set>
+#include <string>
+#include <unistd.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "analysis/graph_statistics.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "ir/export.h"
+#include "ir/import.h"
+#include "ir/verifier.h"
+#include "nlohmann/json.hpp"
+#include "passes/instrumentation.h"
+#include "passes/pass_manager.h"
+#include "tools/cli_util.h"
+#include "tools/compress_config.pb.h"
+
+ABSL_FLAG(std::string, input, "", "ONNX model to compress (never modified).");
+ABSL_FLAG(std::string, output, "", "Where to write the result (written atomically).");
+ABSL_FLAG(std::string, pipeline, "",
+          "Pass pipeline, e.g. 'cleanup,statistics' or 'fixed-point(eliminate-identity,dce)'. "
+          "Default: cleanup. See --list-passes.");
+ABSL_FLAG(std::string, config, "", "Config file (protobuf text format, tools/compress_config.proto).");
+ABSL_FLAG(std::string, report, "", "Write a JSON report of what each pass did here.");
+ABSL_FLAG(bool, list_passes, false, "List every pass and named pipeline with its options, then exit.");
+ABSL_FLAG(bool, time_passes, false, "Print time and change counts per pass.");
+ABSL_FLAG(bool, verify_each, false,
+          "Verify after every pass with the IR verifier and ONNX's checker (opsets <= 17).");
+ABSL_FLAG(std::string, dump_ir_before, "", "Comma-separated passes ('all' for every pass) to dump the IR before.");
+ABSL_FLAG(std::string, dump_ir_after, "", "Comma-separated passes ('all' for every pass) to dump the IR after.");
+ABSL_FLAG(std::string, dump_dir, "", "Folder for IR dumps (default: <output>.dumps).");
+ABSL_FLAG(int64_t, external_data_threshold, -1,
+          "Tensors of at least this many bytes go to <output>.data; -1 keeps each tensor where "
+          "it was (models over 2 GB move out automatically).");
+ABSL_FLAG(std::string, reproducer_dir, "",
+          "Where a failing run writes its reproducer (default: <output>.reproducer).");
+
+namespace onnxc {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kUsage[] =
+    "compress: run a pass pipeline over an ONNX model.\n\n"
+    "  bazel run //tools:compress -- --input M.onnx --output OUT.onnx [--pipeline STR | --config FILE]\n"
+    "      [--report OUT.json] [--time-passes] [--verify-each] [--list-passes]\n\n"
+    "With no arguments it runs on a bundled example model into a temporary folder.\n"
+    "Exit codes: 0 ok, 2 bad usage, 3 bad input (model, config, data), 4 internal failure.";
+
+int Fail(int code, const std::string& message) {
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  return code;
+}
+
+int64_t FileBytes(const std::string& model_path) {
+  std::error_code ec;
+  int64_t total = static_cast<int64_t>(fs::file_size(model_path, ec));
+  if (ec) return -1;
+  auto data = fs::file_size(model_path + ".data", ec);
+  if (!ec) total += static_cast<int64_t>(data);
+  return total;
+}
+
+int Main(int argc, char** argv) {
+  PreflightFlags(argc, argv, kUsage, "tools/compress");
+  absl::ParseCommandLine(argc, argv);
+
+  if (absl::GetFlag(FLAGS_list_passes)) {
+    std::printf("Passes and named pipelines:\n%s", PassRegistry::Global().Describe().c_str());
+    return kExitOk;
+  }
+
+  CompressConfig config;
+  if (!absl::GetFlag(FLAGS_config).empty()) {
+    std::string path = ResolveUserPath(absl::GetFlag(FLAGS_config));
+    std::ifstream f(path);
+    if (!f) return Fail(kExitBadInput, absl::StrCat("cannot read config ", path));
+    std::stringstream text;
+    text << f.rdbuf();
+    struct Collector : google::protobuf::io::ErrorCollector {
+      std::string errors;
+      void AddError(int line, int column, const std::string& message) override {
+        absl::StrAppend(&errors, "  line ", line + 1, ", column ", column + 1, ": ", message, "\n");
+      }
+    } collector;
+    google::protobuf::TextFormat::Parser parser;
+    parser.RecordErrorsTo(&collector);
+    if (!parser.ParseFromString(text.str(), &config))
+      return Fail(kExitBadInput, absl::StrCat("config ", path, " is invalid:\n", collector.errors));
+  }
+
+  std::string input = ResolveUserPath(absl::GetFlag(FLAGS_input));
+  std::string output = ResolveUserPath(absl::GetFlag(FLAGS_output));
+  bool example = input.empty() && output.empty() && argc == 1;
+  if (example) {
+    input = RunfilesDir(argv[0]) + "/onnxcompress/testdata/models/conv_bn.onnx";
+    std::string dir = fs::temp_directory_path() / "onnxc-example-XXXXXX";
+    if (::mkdtemp(dir.data()) == nullptr) return Fail(kExitInternal, "cannot create a temporary folder");
+    output = dir + "/conv_bn.compressed.onnx";
+    std::printf("No arguments: running the bundled example\n  input  %s\n  output %s\n",
+                input.c_str(), output.c_str());
+  }
+  if (input.empty() || output.empty())
+    return Fail(kExitUsage, "--input and --output are both required (or give no arguments to run the example); see --help");
+  std::error_code ec;
+  if (fs::exists(output, ec) && fs::equivalent(input, output, ec))
+    return Fail(kExitUsage, "--output is the input file; the input model is never modified in place");
+
+  std::string pipeline = absl::GetFlag(FLAGS_pipeline);
+  if (pipeline.empty()) pipeline = config.pipeline();
+  if (pipeline.empty()) pipeline = "cleanup";
+  auto pm = PassManager::Create(pipeline);
+  if (!pm.ok()) return Fail(kExitUsage, std::string(pm.status().message()));
+
+  auto model = LoadModel(input);
+  if (!model.ok()) return Fail(ExitCodeFor(model.status()), std::string(model.status().message()));
+  bool input_passes_checker = CheckWithOnnx(**model).ok();
+  int64_t nodes_before = CountNodes(**model);
+
+  bool verify_each = absl::GetFlag(FLAGS_verify_each) || config.verify_each();
+  (*pm)->AddInstrumentation(std::make_unique<VerifyInstrumentation>(verify_each && input_passes_checker));
+  if (absl::GetFlag(FLAGS_time_passes) || config.time_passes())
+    (*pm)->AddInstrumentation(std::make_unique<TimingInstrumentation>(stderr));
+  std::string dump_before = absl::GetFlag(FLAGS_dump_ir_before), dump_after = absl::GetFlag(FLAGS_dump_ir_after);
+  if (!dump_before.empty() || !dump_after.empty()) {
+    std::string dir = absl::GetFlag(FLAGS_dump_dir).empty() ? output + ".dumps" : ResolveUserPath(absl::GetFlag(FLAGS_dump_dir));
+    auto split = [](const std::string& s) {
+      std::vector<std::string> v = absl::StrSplit(s, ',', absl::SkipEmpty());
+      return std::set<std::string>(v.begin(), v.end());
+    };
+    (*pm)->AddInstrumentation(std::make_unique<IrDumpInstrumentation>(split(dump_before), split(dump_after), dir));
+  }
+  std::string repro = absl::GetFlag(FLAGS_reproducer_dir).empty() ? output + ".reproducer"
+                                                                   : ResolveUserPath(absl::GetFlag(FLAGS_reproducer_dir));
+  (*pm)->AddInstrumentation(std::make_unique<ReproducerInstrumentation>(input, (*pm)->PipelineString(), repro));
+
+  RunSettings settings;
+  settings.progress = isatty(fileno(stderr));
+  PassContext ctx;
+  ctx.settings = &settings;
+  absl::Status run = (*pm)->Run(**model, ctx);
+  if (!run.ok()) return Fail(ExitCodeFor(run), std::string(run.message()));
+
+  absl::Status verified = VerifyModel(**model);
+  if (!verified.ok()) return Fail(kExitInternal, absl::StrCat("the result fails verification: ", verified.message()));
+  bool checker_ran = false;
+  absl::Status checked = input_passes_checker ? CheckWithOnnx(**model, &checker_ran) : absl::OkStatus();
+  if (!checked.ok()) return Fail(kExitInternal, absl::StrCat("the result fails ONNX's checker: ", checked.message()));
+
+  SaveOptions save;
+  save.external_threshold = absl::GetFlag(FLAGS_external_data_threshold);
+  if (save.external_threshold < 0) save.external_threshold = config.external_data_threshold();
+  absl::Status saved = SaveModel(**model, output, save);
+  if (!saved.ok()) return Fail(kExitInternal, std::string(saved.message()));
+
+  int64_t nodes_after = CountNodes(**model);
+  int64_t in_bytes = FileBytes(input), out_bytes = FileBytes(output);
+  std::printf("%s", (*pm)->Summary().c_str());
+  std::printf("wrote %s: %lld nodes -> %lld, %lld bytes -> %lld (%.2fx smaller)%s\n", output.c_str(),
+              static_cast<long long>(nodes_before), static_cast<long long>(nodes_after),
+              static_cast<long long>(in_bytes), static_cast<long long>(out_bytes),
+              out_bytes > 0 ? static_cast<double>(in_bytes) / out_bytes : 0.0,
+              checker_ran ? ", ONNX checker passed" : "");
+
+  std::string report = absl::GetFlag(FLAGS_report).empty() ? config.report() : absl::GetFlag(FLAGS_report);
+  if (example && report.empty()) report = output + ".report.json";
+  if (!report.empty()) {
+    report = ResolveUserPath(report);
+    nlohmann::json j = (*pm)->ReportJson();
+    j["input"] = {{"path", input}, {"bytes", in_bytes}, {"nodes", nodes_before}};
+    j["output"] = {{"path", output}, {"bytes", out_bytes}, {"nodes", nodes_after},
+                   {"onnx_checker", checker_ran ? "passed" : "not run (opset unknown to the checker or input failed it)"}};
+    absl::Status w = WriteFileAtomically(report, j.dump(2) + "\n");
+    if (!w.ok()) return Fail(kExitInternal, std::string(w.message()));
+    std::printf("report: %s\n", report.c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace onnxc
+
+int main(int argc, char** argv) { return onnxc::Main(argc, argv); }
