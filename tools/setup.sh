@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the project needs, idempotently (fast when
+# everything is there). npm packages come with testdata/generate.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  # build: Bazel 4.2.3 with its offline rule repositories, compilers
+  bazel-bootstrap bazel-bootstrap-source g++ clang libclang-rt-14-dev
+  # libraries: ONNX 1.12, protobuf, Abseil, tests and benchmarks, BLAS, JSON
+  libonnx-dev protobuf-compiler libprotobuf-dev libabsl-dev libgtest-dev
+  libbenchmark-dev libopenblas-dev libeigen3-dev nlohmann-json3-dev
+  # test data: ONNX conformance suite, exporters, a real data set
+  libonnx-testdata python3-torch python3-torchvision python3-onnx python3-numpy
+  dataset-fashion-mnist
+  # reference runtime (onnxruntime-node) and scripts
+  nodejs npm
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "setup: ok (npm packages are installed by testdata/generate.sh)"
