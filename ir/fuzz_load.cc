@@ -13,6 +13,12 @@
 //   ONNXC_FUZZ_SAVE=1     also SaveModel each model that survived the pipeline
 //                         into ONNXC_FUZZ_MODEL_DIR/out and LoadModel it back;
 //                         a saved model that does not load again is a bug.
+//   ONNXC_FUZZ_PIPELINE   pipeline to run instead of "cleanup".
+//   ONNXC_FUZZ_PREVERIFY=1  skip the pipeline when a node fails its ONNX schema
+//                         (OpSchema::Verify). libonnx's inference functions
+//                         assume verified nodes (e.g. Scan-8 dereferences a
+//                         missing required attribute), so this is what the
+//                         shape-inference pass would have to do first.
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,6 +29,7 @@
 #include <string>
 
 #include "ir/export.h"
+#include "onnx/defs/schema.h"
 #include "ir/import.h"
 #include "ir/verifier.h"
 #include "passes/pass_manager.h"
@@ -31,6 +38,35 @@ namespace {
 
 std::string* g_model_dir = nullptr;
 bool g_save = false;
+bool g_preverify = false;
+std::string* g_pipeline = nullptr;
+
+// True if every node (subgraphs included) passes its schema's Verify.
+// Nodes without a known schema are left to the pass.
+bool NodesVerify(const onnx::GraphProto& g, const onnx::ModelProto& m) {
+  for (const onnx::NodeProto& n : g.node()) {
+    std::string domain = n.domain() == "ai.onnx" ? "" : n.domain();
+    int version = -1;
+    for (const auto& op : m.opset_import())
+      if ((op.domain() == "ai.onnx" ? "" : op.domain()) == domain) version = static_cast<int>(op.version());
+    if (version >= 0) {
+      const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(n.op_type(), version, domain);
+      if (schema != nullptr) {
+        try {
+          schema->Verify(n);
+        } catch (const std::exception&) {
+          return false;
+        }
+      }
+    }
+    for (const auto& a : n.attribute()) {
+      if (a.has_g() && !NodesVerify(a.g(), m)) return false;
+      for (const auto& sub : a.graphs())
+        if (!NodesVerify(sub, m)) return false;
+    }
+  }
+  return true;
+}
 
 void Fail(const char* what, const absl::Status& s) {
   std::fprintf(stderr, "fuzz_load: %s: %s\n", what, s.ToString().c_str());
@@ -50,6 +86,10 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   }
   const char* save = std::getenv("ONNXC_FUZZ_SAVE");
   g_save = save != nullptr && std::string(save) == "1";
+  const char* pre = std::getenv("ONNXC_FUZZ_PREVERIFY");
+  g_preverify = pre != nullptr && std::string(pre) == "1";
+  const char* pipeline = std::getenv("ONNXC_FUZZ_PIPELINE");
+  g_pipeline = new std::string(pipeline != nullptr && *pipeline != '\0' ? pipeline : "cleanup");
   return 0;
 }
 
@@ -65,8 +105,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   onnx::ModelProto exported = onnxc::ExportModel(**model);
   (void)exported.ByteSizeLong();
 
-  auto pm = onnxc::PassManager::Create("cleanup");
-  if (!pm.ok()) Fail("cannot build the cleanup pipeline", pm.status());
+  if (g_preverify && !NodesVerify(exported.graph(), exported)) return 0;
+
+  auto pm = onnxc::PassManager::Create(*g_pipeline);
+  if (!pm.ok()) Fail("cannot build the pipeline", pm.status());
   onnxc::PassContext ctx;
   absl::Status ran = (*pm)->Run(**model, ctx);
   if (!ran.ok()) return 0;  // a pass may refuse a model; it must not crash

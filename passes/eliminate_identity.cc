@@ -25,6 +25,8 @@ int64_t EliminateIdentities(Graph& graph, std::vector<std::string>* notes) {
         continue;
       }
       std::string name = out->name();
+      // The graph output's declared type is part of the interface: keep it.
+      if (out->has_type()) in->set_type(*out->type());
       graph.ReplaceAllUsesWith(out, in);
       graph.EraseNode(n);
       graph.RenameValue(in, name);

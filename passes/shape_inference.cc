@@ -16,12 +16,24 @@ bool SameType(const onnx::TypeProto& a, const onnx::TypeProto& b) {
   return google::protobuf::util::MessageDifferencer::Equivalent(a, b);
 }
 
+// ONNX's checker requires a shape on every tensor type in value_info; an
+// inferred type of unknown rank is left out rather than written invalid.
+bool Complete(const onnx::TypeProto& t) {
+  switch (t.value_case()) {
+    case onnx::TypeProto::kTensorType: return t.tensor_type().has_elem_type() && t.tensor_type().has_shape();
+    case onnx::TypeProto::kSequenceType: return Complete(t.sequence_type().elem_type());
+    case onnx::TypeProto::kOptionalType: return Complete(t.optional_type().elem_type());
+    case onnx::TypeProto::kMapType: return Complete(t.map_type().value_type());
+    default: return false;
+  }
+}
+
 // Copies types from `proto` (the inferred graph) onto the IR graph, walking
 // both in step: same node order, same subgraph attributes.
 int64_t ApplyTypes(const onnx::GraphProto& proto, Graph& graph, bool overwrite) {
   int64_t changed = 0;
   auto apply = [&](const onnx::ValueInfoProto& vi) {
-    if (!vi.has_type()) return;
+    if (!vi.has_type() || !Complete(vi.type())) return;
     Value* v = graph.FindLocalValue(vi.name());
     if (v == nullptr) return;
     if (v->has_type() && (!overwrite || SameType(*v->type(), vi.type()))) return;

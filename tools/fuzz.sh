@@ -13,6 +13,11 @@
 #                        keeps going after a crash and collects every one
 #   FUZZ_SEED_SAMPLE=300 how many ONNX conformance models seed the corpus
 #   FUZZ_SAVE=1          also SaveModel + LoadModel each surviving model
+#   FUZZ_PIPELINE=...    pipeline to run instead of "cleanup"
+#   FUZZ_PREVERIFY=1     skip the pipeline for models with a node that fails
+#                        its ONNX schema (OpSchema::Verify): what the
+#                        shape-inference pass would need to do to stop feeding
+#                        libonnx's inference functions nodes they crash on
 #   FUZZ_FLAGS="..."     extra libFuzzer flags
 #   CXX=clang++
 #
@@ -70,7 +75,7 @@ OBJS=()
 for f in "${SOURCES[@]}"; do
   o="$OUT/obj/$(echo "$f" | tr / _).o"
   OBJS+=("$o")
-  if [[ ! -f "$o" || "$f" -nt "$o" || "$newest_header" -nt "$o" || "$0" -nt "$o" ]]; then
+  if [[ ! -f "$o" || "$f" -nt "$o" || "$newest_header" -nt "$o" || "$ROOT/tools/fuzz.sh" -nt "$o" ]]; then
     TO_BUILD+=("$f")
   fi
 done
@@ -105,6 +110,8 @@ mkdir -p "$OUT/modeldir"
 cp testdata/models/external_data/weights.bin "$OUT/modeldir/weights.bin"
 export ONNXC_FUZZ_MODEL_DIR="$OUT/modeldir"
 [[ "${FUZZ_SAVE:-0}" == 1 ]] && export ONNXC_FUZZ_SAVE=1
+[[ -n "${FUZZ_PIPELINE:-}" ]] && export ONNXC_FUZZ_PIPELINE="$FUZZ_PIPELINE"
+[[ "${FUZZ_PREVERIFY:-0}" == 1 ]] && export ONNXC_FUZZ_PREVERIFY=1
 
 # Dictionary: names the loader and the passes branch on.
 cat > "$OUT/onnx.dict" <<'EOF'
@@ -149,15 +156,15 @@ out = sys.argv[1]
 T = 'type { tensor_type { elem_type: 1 shape { dim { dim_value: 4 } } } }'
 def nested(depth):
     # If nodes nested `depth` deep, each then-branch holding the next If.
-    def body(k):
-        if k == depth:
-            return f'node {{ op_type: "Identity" input: "x" output: "y{k}" }} name: "g{k}" output {{ name: "y{k}" {T} }}'
-        inner = body(k + 1)
-        return (f'node {{ op_type: "If" input: "c" output: "y{k}" '
-                f'attribute {{ name: "then_branch" type: GRAPH g {{ {inner} }} }} '
-                f'attribute {{ name: "else_branch" type: GRAPH g {{ node {{ op_type: "Identity" input: "x" output: "e{k}" }} name: "e{k}" output {{ name: "e{k}" {T} }} }} }} }} '
-                f'name: "g{k}" output {{ name: "y{k}" {T} }}')
-    g = body(0).replace(' name: "g0" ', f' name: "g0" input {{ name: "x" {T} }} input {{ name: "c" type {{ tensor_type {{ elem_type: 9 shape {{ }} }} }} }} ', 1)
+    # Built inside out (no Python recursion).
+    g = f'node {{ op_type: "Identity" input: "x" output: "y{depth}" }} name: "g{depth}" output {{ name: "y{depth}" {T} }}'
+    for k in range(depth - 1, -1, -1):
+        g = (f'node {{ op_type: "If" input: "c" output: "y{k}" '
+             f'attribute {{ name: "then_branch" type: GRAPH g {{ {g} }} }} '
+             f'attribute {{ name: "else_branch" type: GRAPH g {{ node {{ op_type: "Identity" input: "x" output: "e{k}" }} name: "e{k}" output {{ name: "e{k}" {T} }} }} }} }} '
+             f'name: "g{k}" output {{ name: "y{k}" {T} }}')
+        if k == 0:
+            g += f' input {{ name: "x" {T} }} input {{ name: "c" type {{ tensor_type {{ elem_type: 9 shape {{ }} }} }} }}'
     return f'ir_version: 8 opset_import {{ domain: "" version: 13 }} graph {{ {g} }}'
 def chain(n):
     # x -> Identity -> Relu -> Identity -> ... listed last node first.
