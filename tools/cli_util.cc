@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include "absl/flags/reflection.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 
 namespace onnxc {
@@ -44,32 +46,43 @@ void PreflightFlags(int argc, char** argv, const std::string& usage,
                     const std::string& flag_file_substr) {
   auto flags = absl::GetAllFlags();
   for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
+    std::string arg = argv[i];
     if (arg == "--") break;
     if (arg == "--help" || arg == "-h" || arg == "--helpfull") {
-      std::printf("%s\nFlags:\n", usage.c_str());
+      std::printf("%s\nFlags (dashes and underscores are interchangeable):\n", usage.c_str());
       std::map<std::string, const absl::CommandLineFlag*> ours;
       for (const auto& [name, flag] : flags)
         if (absl::StrContains(flag->Filename(), flag_file_substr)) ours[std::string(name)] = flag;
       for (const auto& [name, flag] : ours) {
         std::string def = flag->DefaultValue();
-        std::printf("  --%s%s\n      %s\n", name.c_str(),
+        std::string shown = absl::StrReplaceAll(name, {{"_", "-"}});
+        std::printf("  --%s%s\n      %s\n", shown.c_str(),
                     def.empty() || def == "false" ? "" : absl::StrCat(" (default: ", def, ")").c_str(),
                     flag->Help().c_str());
       }
       std::exit(kExitOk);
     }
-    if (!absl::ConsumePrefix(&arg, "--") && !absl::ConsumePrefix(&arg, "-")) {
+    absl::string_view body = arg;
+    if (!absl::ConsumePrefix(&body, "--") && !absl::ConsumePrefix(&body, "-")) {
       std::fprintf(stderr, "error: unexpected argument '%s' (flags look like --name=value); see --help\n", argv[i]);
       std::exit(kExitUsage);
     }
-    std::string name(arg.substr(0, arg.find('=')));
-    bool known = flags.count(name) > 0 ||
-                 (absl::StartsWith(name, "no") && flags.count(name.substr(2)) > 0);
-    if (!known) {
-      std::fprintf(stderr, "error: unknown flag --%s; see --help\n", name.c_str());
+    size_t eq = body.find('=');
+    // absl spells flags with underscores; accept the dashed spelling too by
+    // rewriting the name in place (the name only ever gets shorter or equal).
+    std::string name = absl::StrReplaceAll(body.substr(0, eq), {{"-", "_"}});
+    std::string rest = eq == absl::string_view::npos ? "" : std::string(body.substr(eq));
+    std::string rewritten = absl::StrCat("--", name, rest);
+    std::memcpy(argv[i], rewritten.c_str(), rewritten.size() + 1);
+    auto it = flags.find(name);
+    bool negated = it == flags.end() && absl::StartsWith(name, "no") && flags.count(name.substr(2));
+    if (it == flags.end() && !negated) {
+      std::fprintf(stderr, "error: unknown flag --%s; see --help\n",
+                   absl::StrReplaceAll(name, {{"_", "-"}}).c_str());
       std::exit(kExitUsage);
     }
+    // "--flag value": skip the value (bool flags never take a separate one).
+    if (!negated && eq == absl::string_view::npos && !it->second->IsOfType<bool>()) ++i;
   }
 }
 
