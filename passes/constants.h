@@ -1,0 +1,31 @@
+// Helpers for passes that read and write constant tensors.
+#ifndef ONNXC_PASSES_CONSTANTS_H_
+#define ONNXC_PASSES_CONSTANTS_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/model.h"
+
+namespace onnxc {
+
+// The constant value of `v`, if it has one a pass may rely on: an initializer
+// that is not a graph input, an initializer that is (only in IR < 4 models,
+// where every initializer must be listed as an input), or the output of a
+// Constant node with a `value` tensor (as PaddleOCR exports weights).
+std::optional<Tensor> GetConstant(const Model& model, const Value* v);
+
+// Adds a new initializer to `graph`, also as a graph input in IR < 4 models
+// (where the checker requires it).
+Value* AddConstant(Model& model, Graph& graph, const std::string& base_name, Tensor t);
+
+// True when only `user` reads `v` (so it may be rewritten in place).
+bool SoleUser(const Value* v, const Node* user);
+
+// Shell-style glob match ("conv3*", "layer?.conv") of a node name.
+bool MatchesAny(const std::string& name, const std::vector<std::string>& globs);
+
+}  // namespace onnxc
+
+#endif  // ONNXC_PASSES_CONSTANTS_H_
