@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "passes/constants.h"
+#include "passes/pass_utils.h"
 #include "passes/registry.h"
 
 namespace onnxc {

@@ -4,9 +4,18 @@
 namespace onnxc {
 namespace {
 
+ONNXC_REGISTER_PIPELINE(eliminate_identity, "eliminate-identity",
+                        "removes Identity nodes, keeping graph output names",
+                        "eliminate-noops{ops=[Identity]}");
+
 ONNXC_REGISTER_PIPELINE(cleanup, "cleanup",
                         "structural cleanup that never changes numerics",
-                        "constant-to-initializer,fixed-point(eliminate-identity,dce),shape-inference");
+                        "constant-to-initializer,shape-inference,fixed-point(eliminate-noops,dce)");
+
+ONNXC_REGISTER_PIPELINE(optimize, "optimize",
+                        "the default graph optimisation: cleanup plus fusions, until nothing changes",
+                        "constant-to-initializer,shape-inference,"
+                        "fixed-point(eliminate-noops,fuse-conv-bn,fuse-conv-add-mul,cse,dce)");
 
 }  // namespace
 }  // namespace onnxc

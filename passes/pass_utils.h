@@ -1,6 +1,6 @@
-// Helpers for passes that read and write constant tensors.
-#ifndef ONNXC_PASSES_CONSTANTS_H_
-#define ONNXC_PASSES_CONSTANTS_H_
+// Helpers shared by passes: constants, rewiring, name matching.
+#ifndef ONNXC_PASSES_PASS_UTILS_H_
+#define ONNXC_PASSES_PASS_UTILS_H_
 
 #include <optional>
 #include <string>
@@ -23,9 +23,16 @@ Value* AddConstant(Model& model, Graph& graph, const std::string& base_name, Ten
 // True when only `user` reads `v` (so it may be rewritten in place).
 bool SoleUser(const Value* v, const Node* user);
 
+// Removes `node` by letting its readers read `replacement` instead. When
+// the node's output is a graph output, `replacement` takes over the output's
+// name and type if it can (it is an ordinary node output of the same graph);
+// otherwise nothing changes and false is returned, because output names are
+// the model's interface.
+bool BypassNode(Graph& graph, Node* node, Value* replacement);
+
 // Shell-style glob match ("conv3*", "layer?.conv") of a node name.
 bool MatchesAny(const std::string& name, const std::vector<std::string>& globs);
 
 }  // namespace onnxc
 
-#endif  // ONNXC_PASSES_CONSTANTS_H_
+#endif  // ONNXC_PASSES_PASS_UTILS_H_
