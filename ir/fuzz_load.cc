@@ -28,6 +28,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "ir/export.h"
 #include "onnx/defs/schema.h"
 #include "ir/import.h"
@@ -69,7 +70,8 @@ bool NodesVerify(const onnx::GraphProto& g, const onnx::ModelProto& m) {
 }
 
 void Fail(const char* what, const absl::Status& s) {
-  std::fprintf(stderr, "fuzz_load: %s: %s\n", what, s.ToString().c_str());
+  // Escaped: fuzzed names hold newlines and NULs.
+  std::fprintf(stderr, "fuzz_load: %s: %s\n", what, absl::CHexEscape(s.ToString()).c_str());
   std::abort();
 }
 

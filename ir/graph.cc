@@ -271,6 +271,11 @@ void Graph::EraseNode(Node* node) {
   nodes_.erase(node->self_);
 }
 
+Node* Graph::NodeAfter(const Node* node) const {
+  auto it = std::next(node->self_);
+  return it == nodes_.end() ? nullptr : it->get();
+}
+
 void Graph::MoveNode(Node* node, Node* before) {
   nodes_.splice(before ? before->self_ : nodes_.end(), nodes_, node->self_);
 }

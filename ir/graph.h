@@ -73,6 +73,8 @@ class Graph {
                               const std::string& name = "", const std::string& domain = "");
   // Erases a node whose outputs are no longer used. Its inputs lose the uses.
   void EraseNode(Node* node);
+  // The node after `node` in order, or nullptr for the last one.
+  Node* NodeAfter(const Node* node) const;
   // Moves `node` to just before `before` (nullptr: to the end).
   void MoveNode(Node* node, Node* before);
   // Sorts nodes topologically (stable: keeps the current order where it can).

@@ -117,8 +117,11 @@ void DepthwisePlane(const float* x, const float* w, float bias, const Geometry& 
   }
 }
 
-absl::Status ConvKernel(OpContext& c) {
-  KTensor x = ToFloat(c.input(0)), w = ToFloat(c.input(1));
+}  // namespace
+
+absl::Status ConvWithEpilogue(OpContext& c, const KTensor& w_in, const KTensor* b_in,
+                              const Epilogue& epi) {
+  KTensor x = ToFloat(c.input(0)), w = ToFloat(w_in);
   if (x.rank() < 3) return c.Error("Conv input must have rank >= 3");
   if (w.rank() != x.rank()) return c.Error("Conv weight rank differs from input rank");
   const int64_t N = x.dims[0], C = x.dims[1], M = w.dims[0];
@@ -148,11 +151,16 @@ absl::Status ConvKernel(OpContext& c) {
   float* py = y.mut<float>();
   const float* bias = nullptr;
   KTensor b;
-  if (c.has(2)) {
-    b = ToFloat(c.input(2));
+  if (b_in != nullptr) {
+    b = ToFloat(*b_in);
     if (b.numel() != M) return c.Error("Conv bias size differs from output channels");
     bias = b.ptr<float>();
   }
+  auto apply_epilogue = [&](float* r, int64_t n) {
+    if (epi.kind == Epilogue::kNone) return;
+    float lo = epi.lo, hi = epi.hi;
+    for (int64_t j = 0; j < n; ++j) r[j] = std::min(hi, std::max(lo, r[j]));
+  };
   const int64_t Cg = C / group, Mg = M / group;
 
   if (g.nd == 2 && group == C && M == C) {  // depthwise
@@ -161,6 +169,7 @@ absl::Status ConvKernel(OpContext& c) {
         int64_t ch = i % C;
         DepthwisePlane(px + i * in_size, pw + ch * ksize, bias ? bias[ch] : 0.f, g,
                        py + i * out_size);
+        apply_epilogue(py + i * out_size, out_size);
       }
     });
     return c.out[0] = std::move(y), absl::OkStatus();
@@ -192,17 +201,26 @@ absl::Status ConvKernel(OpContext& c) {
             out_size, 0.f, yg, out_size);
     }
   }
-  if (bias != nullptr) {
+  if (bias != nullptr || epi.kind != Epilogue::kNone) {
     ParallelFor(c.threads, N * M, [&](int64_t s, int64_t e) {
       for (int64_t i = s; i < e; ++i) {
-        float bv = bias[i % M];
         float* r = py + i * out_size;
-        for (int64_t j = 0; j < out_size; ++j) r[j] += bv;
+        if (bias != nullptr) {
+          float bv = bias[i % M];
+          for (int64_t j = 0; j < out_size; ++j) r[j] += bv;
+        }
+        apply_epilogue(r, out_size);
       }
     }, 16);
   }
   c.out[0] = std::move(y);
   return absl::OkStatus();
+}
+
+namespace {
+
+absl::Status ConvKernel(OpContext& c) {
+  return ConvWithEpilogue(c, c.input(1), c.has(2) ? &c.input(2) : nullptr, Epilogue());
 }
 
 absl::Status ConvTransposeKernel(OpContext& c) {

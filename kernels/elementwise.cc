@@ -180,6 +180,15 @@ absl::Status IdentityKernel(OpContext& c) {
   return absl::OkStatus();
 }
 
+// Inference only: a training_mode input must be a constant false.
+bool DropoutSupported(const Node& n, int) {
+  if (n.GetInt("is_test", 1) == 0 && n.GetInt("training_mode", 0) != 0) return false;
+  const Value* t = n.input(2);
+  if (t == nullptr) return true;
+  const Tensor* k = t->constant();
+  return k != nullptr && k->num_elements() == 1 && k->ScalarAt(0) == 0;
+}
+
 absl::Status DropoutKernel(OpContext& c) {
   c.out[0] = c.input(0);
   if (c.out.size() > 1) {
@@ -304,10 +313,19 @@ template <typename T> T DivOf(T a, T b) {
   }
 }
 
+// Opset < 7: `broadcast=1` with `axis` aligns B to A starting at `axis`.
+KTensor LegacyBroadcast(const OpContext& c, const KTensor& a, const KTensor& b) {
+  if (c.opset >= 7 || c.attr_i("broadcast", 0) == 0 || !c.has_attr("axis")) return b;
+  int64_t axis = NormAxis(c.attr_i("axis", 0), a.rank());
+  std::vector<int64_t> d = b.dims;
+  while (static_cast<int64_t>(d.size()) + axis < a.rank()) d.push_back(1);
+  return b.Reshaped(d);
+}
+
 #define ONNXC_BINARY_SAME(NAME, EXPR)                                                       \
   absl::Status NAME##Kernel(OpContext& c) {                                                 \
     const KTensor& a = c.input(0);                                                          \
-    const KTensor& b = c.input(1);                                                          \
+    const KTensor b = LegacyBroadcast(c, a, c.input(1));                                    \
     if (a.type != b.type) return c.Error("input types differ");                            \
     ONNXC_DISPATCH_ALL(a.type, c,                                                           \
                        return (BinaryLoop<T, T, T>(a, b, a.type, &c.out[0], c.threads,      \
@@ -560,23 +578,23 @@ ONNXC_REGISTER_KERNEL("Not", 1, kMax, NotKernel);
 ONNXC_REGISTER_KERNEL("IsNaN", 9, kMax, IsNaNKernel);
 ONNXC_REGISTER_KERNEL("IsInf", 10, kMax, IsInfKernel);
 ONNXC_REGISTER_KERNEL("Identity", 1, kMax, IdentityKernel);
-ONNXC_REGISTER_KERNEL("Dropout", 1, kMax, DropoutKernel);
-ONNXC_REGISTER_KERNEL("Add", 7, kMax, AddKernel);
-ONNXC_REGISTER_KERNEL("Sub", 7, kMax, SubKernel);
-ONNXC_REGISTER_KERNEL("Mul", 7, kMax, MulKernel);
-ONNXC_REGISTER_KERNEL("Div", 7, kMax, DivKernel);
+ONNXC_REGISTER_KERNEL("Dropout", 1, kMax, DropoutKernel, DropoutSupported);
+ONNXC_REGISTER_KERNEL("Add", 1, kMax, AddKernel);
+ONNXC_REGISTER_KERNEL("Sub", 1, kMax, SubKernel);
+ONNXC_REGISTER_KERNEL("Mul", 1, kMax, MulKernel);
+ONNXC_REGISTER_KERNEL("Div", 1, kMax, DivKernel);
 ONNXC_REGISTER_KERNEL("Mod", 10, kMax, ModKernel);
 ONNXC_REGISTER_KERNEL("Pow", 7, kMax, PowKernel);
-ONNXC_REGISTER_KERNEL("Equal", 7, kMax, EqualKernel);
-ONNXC_REGISTER_KERNEL("Less", 7, kMax, LessKernel);
-ONNXC_REGISTER_KERNEL("Greater", 7, kMax, GreaterKernel);
+ONNXC_REGISTER_KERNEL("Equal", 1, kMax, EqualKernel);
+ONNXC_REGISTER_KERNEL("Less", 1, kMax, LessKernel);
+ONNXC_REGISTER_KERNEL("Greater", 1, kMax, GreaterKernel);
 ONNXC_REGISTER_KERNEL("LessOrEqual", 12, kMax, LessOrEqualKernel);
 ONNXC_REGISTER_KERNEL("GreaterOrEqual", 12, kMax, GreaterOrEqualKernel);
-ONNXC_REGISTER_KERNEL("And", 7, kMax, AndKernel);
-ONNXC_REGISTER_KERNEL("Or", 7, kMax, OrKernel);
-ONNXC_REGISTER_KERNEL("Xor", 7, kMax, XorKernel);
+ONNXC_REGISTER_KERNEL("And", 1, kMax, AndKernel);
+ONNXC_REGISTER_KERNEL("Or", 1, kMax, OrKernel);
+ONNXC_REGISTER_KERNEL("Xor", 1, kMax, XorKernel);
 ONNXC_REGISTER_KERNEL("BitShift", 11, kMax, BitShiftKernel);
-ONNXC_REGISTER_KERNEL("PRelu", 7, kMax, PReluKernel);
+ONNXC_REGISTER_KERNEL("PRelu", 1, kMax, PReluKernel);
 ONNXC_REGISTER_KERNEL("Sum", 8, kMax, SumKernel);
 ONNXC_REGISTER_KERNEL("Max", 8, kMax, MaxKernel);
 ONNXC_REGISTER_KERNEL("Min", 8, kMax, MinKernel);

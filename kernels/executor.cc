@@ -6,6 +6,8 @@
 #include <set>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include <cmath>
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "kernels/ktensor.h"
@@ -14,7 +16,15 @@
 namespace onnxc {
 namespace kernels {
 
+// Conv (+ BatchNormalization folded into its weights) (+ Relu/Clip applied
+// in cache), used when no observer needs the intermediate tensors.
+struct FusedConv {
+  KTensor w, b;
+  Epilogue epi;
+};
+
 struct Step {
+  std::shared_ptr<FusedConv> fused;
   const Node* node;
   const KernelDef* kernel;
   std::vector<int> in_slots;  // -1: omitted, -2: outer scope (looked up by value)
@@ -56,7 +66,102 @@ const Node* AncestorIn(const Node* n, const Graph* g) {
   return n;
 }
 
-absl::StatusOr<std::unique_ptr<GraphPlan>> BuildPlan(const Graph& g, int opset) {
+const Node* SoleConsumer(const Value* v, const Graph& g) {
+  if (v == nullptr || !v->output_of().empty() || v->uses().size() != 1) return nullptr;
+  const Node* n = v->uses()[0].node;
+  return n->graph() == &g ? n : nullptr;
+}
+
+bool OnlyFirstOutputUsed(const Node* n) {
+  for (int i = 1; i < n->num_outputs(); ++i)
+    if (n->output(i) != nullptr && n->output(i)->IsUsed()) return false;
+  return true;
+}
+
+// Matches Conv [-> BatchNormalization] [-> Relu | Clip] with constant
+// parameters and single consumers; returns the fused parameters and the
+// nodes it absorbs (after the Conv).
+std::shared_ptr<FusedConv> MatchConv(const Node* conv, const Graph& g, int opset,
+                                     std::vector<const Node*>* absorbed) {
+  if (!conv->IsOp("Conv") || conv->num_inputs() < 2 || !OnlyFirstOutputUsed(conv)) return nullptr;
+  const Tensor* w = conv->input(1) ? conv->input(1)->constant() : nullptr;
+  const Tensor* b = conv->input(2) ? conv->input(2)->constant() : nullptr;
+  if (w == nullptr || (conv->input(2) != nullptr && b == nullptr)) return nullptr;
+  if (w->type() != TP::FLOAT || (b && b->type() != TP::FLOAT)) return nullptr;
+  const int64_t M = w->dims().empty() ? 0 : w->dims()[0];
+  if (M == 0) return nullptr;
+  std::vector<double> wt(w->num_elements()), bt(M, 0.0);
+  for (int64_t i = 0; i < w->num_elements(); ++i) wt[i] = w->data<float>()[i];
+  if (b) {
+    if (b->num_elements() != M) return nullptr;
+    for (int64_t i = 0; i < M; ++i) bt[i] = b->data<float>()[i];
+  }
+  const Value* out = conv->output(0);
+  const Node* next = SoleConsumer(out, g);
+  bool changed = false;
+  if (next && next->IsOp("BatchNormalization") && next->input(0) == out &&
+      next->GetInt("training_mode", 0) == 0 && OnlyFirstOutputUsed(next) && next->num_inputs() == 5) {
+    const Tensor* p[4];
+    bool ok = true;
+    for (int i = 0; i < 4; ++i) {
+      p[i] = next->input(i + 1) ? next->input(i + 1)->constant() : nullptr;
+      ok &= p[i] != nullptr && p[i]->type() == TP::FLOAT && p[i]->num_elements() == M;
+    }
+    if (ok) {
+      double eps = next->GetFloat("epsilon", 1e-5f);
+      int64_t per = w->num_elements() / M;
+      for (int64_t m = 0; m < M; ++m) {
+        double a = p[0]->data<float>()[m] / std::sqrt(static_cast<double>(p[3]->data<float>()[m]) + eps);
+        for (int64_t j = 0; j < per; ++j) wt[m * per + j] *= a;
+        bt[m] = (bt[m] - p[2]->data<float>()[m]) * a + p[1]->data<float>()[m];
+      }
+      absorbed->push_back(next);
+      out = next->output(0);
+      next = SoleConsumer(out, g);
+      changed = true;
+    }
+  }
+  Epilogue epi;
+  if (next && next->IsOp("Relu") && next->input(0) == out) {
+    epi.kind = Epilogue::kClamp;
+    epi.lo = 0.f;
+    absorbed->push_back(next);
+  } else if (next && next->IsOp("Clip") && next->input(0) == out) {
+    bool ok = true;
+    float lo = -INFINITY, hi = INFINITY;
+    if (opset < 11) {
+      lo = next->GetFloat("min", -3.402823e+38f);
+      hi = next->GetFloat("max", 3.402823e+38f);
+    } else {
+      for (int i = 1; i <= 2; ++i) {
+        const Value* v = next->input(i);
+        if (v == nullptr) continue;
+        const Tensor* t = v->constant();
+        if (t == nullptr || t->type() != TP::FLOAT || t->num_elements() != 1) {
+          ok = false;
+          break;
+        }
+        (i == 1 ? lo : hi) = t->data<float>()[0];
+      }
+    }
+    if (ok) {
+      epi.kind = Epilogue::kClamp;
+      epi.lo = lo;
+      epi.hi = hi;
+      absorbed->push_back(next);
+    }
+  }
+  if (!changed && epi.kind == Epilogue::kNone) return nullptr;
+  auto f = std::make_shared<FusedConv>();
+  f->w = KTensor::Alloc(TP::FLOAT, w->dims());
+  for (int64_t i = 0; i < w->num_elements(); ++i) f->w.mut<float>()[i] = static_cast<float>(wt[i]);
+  f->b = KTensor::Alloc(TP::FLOAT, {M});
+  for (int64_t i = 0; i < M; ++i) f->b.mut<float>()[i] = static_cast<float>(bt[i]);
+  f->epi = epi;
+  return f;
+}
+
+absl::StatusOr<std::unique_ptr<GraphPlan>> BuildPlan(const Graph& g, int opset, bool fuse) {
   auto p = std::make_unique<GraphPlan>();
   p->graph = &g;
   p->opset = opset;
@@ -71,11 +176,29 @@ absl::StatusOr<std::unique_ptr<GraphPlan>> BuildPlan(const Graph& g, int opset) 
     p->consts.emplace_back(s, *std::move(t));
   }
   absl::flat_hash_map<const Node*, int> step_of;
+  absl::flat_hash_set<const Node*> skip;
   for (const auto& np : g.nodes()) {
     const Node* n = np.get();
+    if (skip.contains(n)) continue;
     Step st;
     st.node = n;
     st.kernel = FindKernel(n->domain(), n->op_type(), opset);
+    std::vector<const Node*> absorbed;
+    if (fuse) st.fused = MatchConv(n, g, opset, &absorbed);
+    if (st.fused) {
+      st.in_values.push_back(n->input(0));
+      st.in_slots.push_back(n->input(0)->graph() != &g ? -2 : SlotFor(*p, n->input(0)));
+      const Node* last = absorbed.empty() ? n : absorbed.back();
+      st.out_slots.push_back(SlotFor(*p, last->output(0)));
+      int idx = static_cast<int>(p->steps.size());
+      step_of[n] = idx;
+      for (const Node* a : absorbed) {
+        skip.insert(a);
+        step_of[a] = idx;
+      }
+      p->steps.push_back(std::move(st));
+      continue;
+    }
     for (const Value* v : n->inputs()) {
       st.in_values.push_back(v);
       if (v == nullptr) {
@@ -90,7 +213,7 @@ absl::StatusOr<std::unique_ptr<GraphPlan>> BuildPlan(const Graph& g, int opset) 
     step_of[n] = static_cast<int>(p->steps.size());
     p->steps.push_back(std::move(st));
     for (const Graph* sg : n->subgraphs()) {
-      auto sp = BuildPlan(*sg, opset);
+      auto sp = BuildPlan(*sg, opset, fuse);
       if (!sp.ok()) return sp.status();
       p->subplans[sg] = *std::move(sp);
     }
@@ -196,7 +319,9 @@ class Frame : public SubgraphRunner {
       }
       ctx.out.resize(st.out_slots.size());
       absl::Status status;
-      if (st.kernel == nullptr) {
+      if (st.fused) {
+        status = ConvWithEpilogue(ctx, st.fused->w, &st.fused->b, st.fused->epi);
+      } else if (st.kernel == nullptr) {
         status = absl::UnimplementedError("no kernel");
       } else {
         status = st.kernel->fn(ctx);
@@ -293,6 +418,7 @@ std::vector<std::string> UnsupportedOps(const Graph& g, int opset) {
   return out;
 }
 
+Executor::Executor(const Graph& g, const ExecutorOptions& o) : graph_(g), options_(o) {}
 Executor::~Executor() = default;
 
 absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(const Model& m,
@@ -317,16 +443,20 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(const Graph& g,
   }
   std::unique_ptr<Executor> ex(new Executor(g, o));
   if (ex->options_.threads < 1) ex->options_.threads = 1;
-  auto plan = kernels::BuildPlan(g, o.opset);
+  auto plan = kernels::BuildPlan(g, o.opset, /*fuse=*/false);
   if (!plan.ok()) return plan.status();
   ex->plan_ = *std::move(plan);
+  auto fused = kernels::BuildPlan(g, o.opset, /*fuse=*/true);
+  if (!fused.ok()) return fused.status();
+  ex->fused_plan_ = *std::move(fused);
   return ex;
 }
 
 absl::StatusOr<std::vector<Tensor>> Executor::Run(
     const std::vector<std::pair<std::string, Tensor>>& inputs, const Observer* observer) {
   kernels::SetBlasThreads(options_.threads);
-  const kernels::GraphPlan& plan = *plan_;
+  // Without an observer, Conv+BatchNormalization+Relu/Clip run fused.
+  const kernels::GraphPlan& plan = observer == nullptr ? *fused_plan_ : *plan_;
   kernels::Frame frame(plan, nullptr, options_.threads, observer);
   std::vector<char> given(plan.input_slots.size(), 0);
   for (const auto& [name, tensor] : inputs) {

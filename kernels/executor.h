@@ -83,10 +83,11 @@ class Executor {
   const Graph& graph() const { return graph_; }
 
  private:
-  Executor(const Graph& g, const ExecutorOptions& o) : graph_(g), options_(o) {}
+  Executor(const Graph& g, const ExecutorOptions& o);
   const Graph& graph_;
   ExecutorOptions options_;
-  std::unique_ptr<kernels::GraphPlan> plan_;
+  std::unique_ptr<kernels::GraphPlan> plan_;        // every node (observed runs)
+  std::unique_ptr<kernels::GraphPlan> fused_plan_;  // Conv+BN+act fused
   int64_t peak_live_bytes_ = 0;
   friend class kernels::Frame;
 };

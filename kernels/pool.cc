@@ -38,6 +38,35 @@ absl::Status Pool(OpContext& c, PoolKind kind) {
   }
   const float* px = x.ptr<float>();
   float* py = y.mut<float>();
+  if (nd == 2 && kind == PoolKind::kMax && !want_idx) {
+    // Fast 2-D max pool: clip the window to the input once per output.
+    const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1];
+    ParallelFor(c.threads, N * C, [&](int64_t s, int64_t e) {
+      for (int64_t plane = s; plane < e; ++plane) {
+        const float* xp = px + plane * in_size;
+        float* yp = py + plane * out_size;
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          int64_t h0 = oh * g.strides[0] - g.pad_begin[0];
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            int64_t w0 = ow * g.strides[1] - g.pad_begin[1];
+            float m = -INFINITY;
+            for (int64_t kh = 0; kh < g.kernel[0]; ++kh) {
+              int64_t h = h0 + kh * g.dilations[0];
+              if (h < 0 || h >= H) continue;
+              const float* row = xp + h * W;
+              for (int64_t kw = 0; kw < g.kernel[1]; ++kw) {
+                int64_t w = w0 + kw * g.dilations[1];
+                if (w >= 0 && w < W) m = std::max(m, row[w]);
+              }
+            }
+            yp[oh * OW + ow] = m;
+          }
+        }
+      }
+    });
+    c.out[0] = std::move(y);
+    return absl::OkStatus();
+  }
   ParallelFor(c.threads, N * C, [&](int64_t s, int64_t e) {
     std::vector<int64_t> o(nd), start(nd), t(nd), cnt_full(nd);
     for (int64_t plane = s; plane < e; ++plane) {

@@ -3,6 +3,7 @@
 #ifndef ONNXC_KERNELS_REGISTRY_H_
 #define ONNXC_KERNELS_REGISTRY_H_
 
+#include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
@@ -95,6 +96,16 @@ void Sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
            const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
            int64_t ldc);
 void SetBlasThreads(int n);
+
+// Conv with its weights given explicitly (the executor folds
+// BatchNormalization into them) and an activation applied in cache:
+// y = clamp(conv(x) + b, lo, hi) (Relu: [0, inf), Clip: [min, max]).
+struct Epilogue {
+  enum Kind { kNone, kClamp } kind = kNone;
+  float lo = -INFINITY, hi = INFINITY;
+};
+absl::Status ConvWithEpilogue(OpContext& c, const KTensor& w, const KTensor* b,
+                              const Epilogue& epi);
 
 // Numpy broadcast of two shapes; error if incompatible.
 absl::StatusOr<std::vector<int64_t>> BroadcastShapes(const std::vector<int64_t>& a,

@@ -1,0 +1,39 @@
+#!/bin/bash
+# Latency of the in-house executor (tools/run --bench) vs onnxruntime-node
+# (testdata/ort/bench.js) on resnet18 and mobilenet_v2, batch 1 and 8, with
+# 1 and 2 threads. Prints a table with the ratio ours/ORT (lower is better).
+#
+#   kernels/bench_vs_ort.sh [ITERS]        (default 20)
+#
+# Needs testdata/generated/{resnet18,mobilenet_v2} (testdata/make_torchvision.py)
+# and onnxruntime-node under testdata/ort/node_modules
+# (npm install onnxruntime-node --onnxruntime-node-install=skip).
+# Both runtimes get inputs of the same shape (ours: the reference inputs of
+# test_data_set_0 = batch 1 and test_data_set_1 = batch 8; ORT: seeded random
+# data of that shape via --shape-from); latency does not depend on values.
+set -euo pipefail
+ITERS="${1:-20}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+bazel build //tools:run >/dev/null 2>&1 || { echo "bazel build //tools:run failed" >&2; exit 1; }
+RUN="$(bazel info bazel-bin 2>/dev/null)/tools/run"
+ORT="$ROOT/testdata/ort/bench.js"
+[ -f "$ORT" ] || ORT="$ROOT/kernels/ort_bench.js"
+median() { sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p' | tail -1; }
+
+printf "%-14s %5s %7s %12s %12s %8s\n" model batch threads ours_ms ort_ms ratio
+for model in resnet18 mobilenet_v2; do
+  dir="$ROOT/testdata/generated/$model"
+  [ -f "$dir/model.onnx" ] || { echo "missing $dir/model.onnx" >&2; exit 1; }
+  for set in 0 1; do
+    batch=$([ "$set" = 0 ] && echo 1 || echo 8)
+    for threads in 1 2; do
+      ours=$("$RUN" --model "$dir/model.onnx" --inputs "$dir/test_data_set_$set" \
+               --threads "$threads" --bench "$ITERS" | median)
+      ort=$(node "$ORT" "$dir/model.onnx" --batch "$batch" --threads "$threads" \
+               --iters "$ITERS" --shape-from "$dir/test_data_set_$set" | median)
+      ratio=$(awk -v a="$ours" -v b="$ort" 'BEGIN { printf "%.2f", a / b }')
+      printf "%-14s %5s %7s %12s %12s %8s\n" "$model" "$batch" "$threads" "$ours" "$ort" "$ratio"
+    done
+  done
+done
