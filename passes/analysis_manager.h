@@ -67,6 +67,13 @@ class AnalysisManager {
     return it == cache_.end() ? nullptr : static_cast<A*>(it->second.get());
   }
 
+  // Stores a result computed elsewhere (a pass's decisions for later passes),
+  // replacing any cached one.
+  template <typename A>
+  void Put(std::unique_ptr<A> result) {
+    cache_[A::kName] = std::move(result);
+  }
+
   // Drops every cached analysis `preserved` does not name.
   void Invalidate(const PreservedAnalyses& preserved);
   void Clear() { cache_.clear(); }

@@ -44,6 +44,12 @@ ABSL_FLAG(std::string, dump_dir, "", "Folder for IR dumps (default: <output>.dum
 ABSL_FLAG(int64_t, external_data_threshold, -1,
           "Tensors of at least this many bytes go to <output>.data; -1 keeps each tensor where "
           "it was (models over 2 GB move out automatically).");
+ABSL_FLAG(std::string, calib_data, "",
+          "Calibration data for quantize: a folder of ONNX test-layout .pb files, .npy/.npz files, "
+          "raw float32 .bin files as PATH:1x3x224x224, or 'random' (synthetic, with a warning). "
+          "With no --pipeline, giving it runs 'optimize,quantize'.");
+ABSL_FLAG(std::string, fake_quant_output, "",
+          "Also write a fake-quant simulation model (float weights holding quantized values) here.");
 ABSL_FLAG(std::string, reproducer_dir, "",
           "Where a failing run writes its reproducer (default: <output>.reproducer).");
 
@@ -118,9 +124,13 @@ int Main(int argc, char** argv) {
   if (fs::exists(output, ec) && fs::equivalent(input, output, ec))
     return Fail(kExitUsage, "--output is the input file; the input model is never modified in place");
 
+  std::string calib_data = absl::GetFlag(FLAGS_calib_data);
+  if (calib_data.empty()) calib_data = config.calib_data();
+  if (!calib_data.empty() && calib_data != "random" && calib_data.find(':') == std::string::npos)
+    calib_data = ResolveUserPath(calib_data);
   std::string pipeline = absl::GetFlag(FLAGS_pipeline);
   if (pipeline.empty()) pipeline = config.pipeline();
-  if (pipeline.empty()) pipeline = "cleanup";
+  if (pipeline.empty()) pipeline = calib_data.empty() ? "cleanup" : "optimize,quantize";
   auto pm = PassManager::Create(pipeline);
   if (!pm.ok()) return Fail(kExitUsage, std::string(pm.status().message()));
 
@@ -148,6 +158,12 @@ int Main(int argc, char** argv) {
 
   RunSettings settings;
   settings.progress = isatty(fileno(stderr));
+  settings.calib_data = calib_data;
+  if (config.has_quantization())
+    google::protobuf::TextFormat::PrintToString(config.quantization(), &settings.extra["quantization-config"]);
+  settings.extra["quant-record"] = output + ".quant_record.pbtxt";
+  if (!absl::GetFlag(FLAGS_fake_quant_output).empty())
+    settings.extra["fake-quant"] = ResolveUserPath(absl::GetFlag(FLAGS_fake_quant_output));
   PassContext ctx;
   ctx.settings = &settings;
   absl::Status run = (*pm)->Run(**model, ctx);

@@ -62,10 +62,31 @@ LDLIBS=(-lonnx -lonnx_proto -lprotobuf -lpthread)
 for l in "${ABSL_LIBS[@]}"; do LDLIBS+=("-labsl_$l"); done
 LDLIBS+=(-latomic -lrt)
 
+# Sources: what //passes:passes (which includes //ir) links, asked from Bazel
+# so files other engineers are still writing and packages the passes came to
+# depend on are handled; without Bazel, ir/*.cc and passes/*.cc.
+mapfile -t LISTED < <(timeout 600 bazel query 'kind("source file", deps(//passes:passes))' \
+                        --output=label 2>/dev/null | grep '^//' | sed -E 's|^//([^:]*):|\1/|')
+if ((${#LISTED[@]} == 0)); then
+  echo "fuzz: bazel query failed; compiling ir/*.cc and passes/*.cc" >&2
+  LISTED=(ir/*.cc passes/*.cc ir/*.proto passes/*.proto)
+fi
+# Protos (genrules in Bazel) are compiled with protoc into $OUT/gen.
+mkdir -p "$OUT/gen"
+CXXFLAGS+=(-I"$OUT/gen")
 SOURCES=()
-for f in ir/*.cc passes/*.cc; do
-  case "$f" in *_test.cc|*_benchmark.cc|ir/fuzz_load.cc) continue ;; esac
-  SOURCES+=("$f")
+for f in "${LISTED[@]}"; do
+  [[ -f "$f" ]] || continue
+  case "$f" in
+    *_test.cc|*_benchmark.cc|ir/fuzz_load.cc) ;;
+    *.cc) SOURCES+=("$f") ;;
+    *.proto)
+      pbcc="$OUT/gen/${f%.proto}.pb.cc"
+      if [[ ! -f "$pbcc" || "$f" -nt "$pbcc" ]]; then
+        protoc --cpp_out="$OUT/gen" "$f" || { echo "fuzz: protoc failed on $f" >&2; exit 2; }
+      fi
+      SOURCES+=("$pbcc") ;;
+  esac
 done
 SOURCES+=(ir/fuzz_load.cc)
 
@@ -73,7 +94,7 @@ newest_header="$(ls -t ir/*.h passes/*.h | head -1)"
 TO_BUILD=()
 OBJS=()
 for f in "${SOURCES[@]}"; do
-  o="$OUT/obj/$(echo "$f" | tr / _).o"
+  o="$OUT/obj/$(echo "${f#$OUT/gen/}" | tr / _).o"
   OBJS+=("$o")
   if [[ ! -f "$o" || "$f" -nt "$o" || "$newest_header" -nt "$o" || "$ROOT/tools/fuzz.sh" -nt "$o" ]]; then
     TO_BUILD+=("$f")
@@ -84,7 +105,7 @@ if ((${#TO_BUILD[@]})); then
   export CXX OUT
   export CXXFLAGS_STR="${CXXFLAGS[*]}"
   if ! printf '%s\n' "${TO_BUILD[@]}" | xargs -P "$(nproc)" -I{} sh -c \
-      'o="$OUT/obj/$(echo "{}" | tr / _).o"; $CXX $CXXFLAGS_STR -c "{}" -o "$o.tmp" && mv "$o.tmp" "$o"'; then
+      'f="{}"; o="$OUT/obj/$(echo "${f#$OUT/gen/}" | tr / _).o"; $CXX $CXXFLAGS_STR -c "{}" -o "$o.tmp" && mv "$o.tmp" "$o"'; then
     echo "fuzz: compilation failed" >&2
     exit 2
   fi
@@ -150,6 +171,7 @@ EOF
 # inside and far beyond protobuf's recursion limit of 100) and a long chain
 # stored in reverse order (topological sort and DCE must not recurse per node).
 if command -v protoc >/dev/null && command -v python3 >/dev/null; then
+  rm -f "$OUT"/deep/*
   python3 - "$OUT/deep" <<'EOF'
 import sys
 out = sys.argv[1]
