@@ -140,11 +140,11 @@ TEST(ExternalData, RoundTripsWithAnyThreshold) {
   }
 }
 
-// Known bug: a model reached through a folder of per-file symlinks (Bazel
-// runfiles; the Hugging Face hub cache, whose snapshot folders link each file
-// to blobs/) cannot load its external data, because the data file's real path
-// is compared with the real path of the folder the model was opened from.
-TEST(ExternalData, DISABLED_LoadsThroughASymlinkForest) {
+// A model reached through a folder of per-file symlinks (Bazel runfiles; the
+// Hugging Face hub cache, whose snapshot folders link each file to blobs/)
+// loads its external data: the data really lives where the model file really
+// lives.
+TEST(ExternalData, LoadsThroughASymlinkForest) {
   fs::path dir = FreshDir("forest");
   fs::path blobs = dir / "blobs", snapshot = dir / "snapshot";
   fs::create_directories(blobs);
@@ -278,6 +278,56 @@ TEST(ExternalData, ShortDataFileIsRefusedAtLoad) {
   std::string msg(model.status().message());
   EXPECT_NE(msg.find("'w'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("16"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace onnxc
+
+namespace onnxc {
+namespace {
+
+// Regressions found by the loader fuzzer (tools/fuzz.sh).
+TEST(FuzzRegressions, ShapesWhoseSizeOverflowsAreRefused) {
+  onnx::TensorProto t;
+  t.set_data_type(onnx::TensorProto::FLOAT);
+  t.add_dims(4611686018427387905LL);
+  t.add_dims(4);
+  t.set_raw_data(std::string(16, '\0'));
+  auto r = Tensor::FromProto(t, ".");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("too large"), absl::string_view::npos) << r.status();
+}
+
+TEST(FuzzRegressions, ExternalOffsetPastTheEndIsRefused) {
+  fs::path dir = fs::path(::testing::TempDir()) / "offset";
+  fs::create_directories(dir);
+  std::ofstream(dir / "w.bin") << std::string(448, 'x');
+  onnx::TensorProto t;
+  t.set_data_type(onnx::TensorProto::FLOAT);
+  t.add_dims(2);
+  t.set_data_location(onnx::TensorProto::EXTERNAL);
+  auto* kv = t.add_external_data();
+  kv->set_key("location");
+  kv->set_value("w.bin");
+  kv = t.add_external_data();
+  kv->set_key("offset");
+  kv->set_value("669");
+  auto r = Tensor::FromProto(t, dir.string());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("past the end"), absl::string_view::npos) << r.status();
+  t.set_data_type(onnx::TensorProto::UNDEFINED);
+  EXPECT_FALSE(Tensor::FromProto(t, dir.string()).ok());
+}
+
+TEST(FuzzRegressions, EmptyGraphInputNamesAreRefused) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  m.mutable_graph()->set_name("g");
+  m.mutable_graph()->add_input()->set_name("");
+  auto r = ParseModel(m.SerializeAsString());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("empty name"), absl::string_view::npos) << r.status();
 }
 
 }  // namespace

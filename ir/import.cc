@@ -27,7 +27,7 @@ std::string GraphLabel(const Graph& g) {
 
 class Importer {
  public:
-  explicit Importer(std::string dir) : dir_(std::move(dir)) {}
+  Importer(std::string dir, std::string path) : dir_(std::move(dir)), path_(std::move(path)) {}
 
   absl::Status ImportGraph(onnx::GraphProto&& gp, Graph* g) {
     onnx::GraphProto meta;
@@ -38,6 +38,8 @@ class Importer {
     const std::string where = GraphLabel(*g);
 
     for (const auto& in : gp.input()) {
+      if (in.name().empty())
+        return absl::InvalidArgumentError(absl::StrCat(where, ": a graph input has an empty name"));
       if (g->FindLocalValue(in.name()) != nullptr)
         return absl::InvalidArgumentError(
             absl::StrCat(where, ": graph input '", in.name(), "' is listed twice"));
@@ -47,17 +49,21 @@ class Importer {
     }
     for (auto& t : *gp.mutable_initializer()) {
       std::string name = t.name();
+      if (name.empty())
+        return absl::InvalidArgumentError(absl::StrCat(where, ": an initializer has an empty name"));
       Value* v = g->FindLocalValue(name);
       if (v != nullptr && (!v->is_graph_input() || v->has_initializer()))
         return absl::InvalidArgumentError(
             absl::StrCat(where, ": initializer '", name, "' is defined twice"));
-      auto tensor = Tensor::FromProto(std::move(t), dir_);
+      auto tensor = Tensor::FromProto(std::move(t), dir_, path_);
       if (!tensor.ok()) return Annotate(tensor.status(), absl::StrCat(where, ": initializer '", name, "'"));
       if (v == nullptr) v = g->CreateValue(name);
       g->SetInitializer(v, std::move(*tensor));
     }
     for (auto& sp : *gp.mutable_sparse_initializer()) {
       std::string name = sp.values().name();
+      if (name.empty())
+        return absl::InvalidArgumentError(absl::StrCat(where, ": a sparse initializer has an empty name"));
       if (g->FindLocalValue(name) != nullptr)
         return absl::InvalidArgumentError(
             absl::StrCat(where, ": sparse initializer '", name, "' is defined twice"));
@@ -140,7 +146,7 @@ class Importer {
   }
 
  private:
-  std::string dir_;
+  std::string dir_, path_;
 };
 
 }  // namespace
@@ -158,7 +164,7 @@ absl::StatusOr<std::unique_ptr<Model>> ImportModel(onnx::ModelProto&& proto,
   *model->mutable_meta() = std::move(proto);
   model->set_dir(model_dir);
   model->set_path(path);
-  Importer importer(model_dir);
+  Importer importer(model_dir, path);
   absl::Status s = importer.ImportGraph(std::move(graph), &model->graph());
   if (!s.ok()) return Annotate(s, label);
   return model;
@@ -179,7 +185,8 @@ absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path) {
   ::close(fd);
   if (!ok)
     return absl::DataLossError(absl::StrCat(
-        path, ": not a valid ONNX model (the protobuf is truncated or corrupt)"));
+        path, ": not a valid ONNX model (the protobuf is truncated or corrupt, or nests graphs deeper "
+        "than protobuf's limit of 100 messages)"));
   std::string dir = ".";
   size_t slash = path.find_last_of('/');
   if (slash != std::string::npos) dir = slash == 0 ? "/" : path.substr(0, slash);

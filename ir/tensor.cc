@@ -6,6 +6,7 @@
 
 #include <climits>
 #include <cstdlib>
+#include <cctype>
 #include <cstring>
 
 #include "absl/strings/numbers.h"
@@ -53,10 +54,26 @@ absl::Status ReadFileRange(const std::string& path, int64_t offset, int64_t leng
 
 }  // namespace
 
-absl::StatusOr<std::string> ResolveExternalPath(const std::string& model_dir,
-                                                const std::string& location) {
+namespace {
+
+// `path` is `root` or inside it (both real paths).
+bool Inside(const std::string& path, const std::string& root) {
+  if (root == "/") return true;
+  return path.size() > root.size() && path.compare(0, root.size(), root) == 0 && path[root.size()] == '/';
+}
+
+std::string RealPath(const std::string& p) {
+  char buf[PATH_MAX];
+  return ::realpath(p.c_str(), buf) == nullptr ? "" : std::string(buf);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ResolveExternalPath(const std::string& model_dir, const std::string& location,
+                                                const std::string& model_file) {
   if (location.empty()) return absl::InvalidArgumentError("external data location is empty");
-  if (location[0] == '/' || location[0] == '\\' || location.find(':') != std::string::npos) {
+  bool drive = location.size() >= 2 && std::isalpha(static_cast<unsigned char>(location[0])) && location[1] == ':';
+  if (location[0] == '/' || location[0] == '\\' || drive) {
     return absl::PermissionDeniedError(
         absl::StrCat("external data location '", location, "' is absolute; only paths inside the "
                      "model's folder are allowed"));
@@ -69,22 +86,25 @@ absl::StatusOr<std::string> ResolveExternalPath(const std::string& model_dir,
   }
   std::string dir = model_dir.empty() ? "." : model_dir;
   std::string path = absl::StrCat(dir, "/", location);
-  // Symlinks: the real path must stay under the real model folder.
-  char real_dir[PATH_MAX], real_path[PATH_MAX];
-  if (::realpath(dir.c_str(), real_dir) == nullptr) {
-    return absl::NotFoundError(absl::StrCat("model folder ", dir, " does not exist"));
-  }
-  if (::realpath(path.c_str(), real_path) == nullptr) {
+  std::string real_dir = RealPath(dir);
+  if (real_dir.empty()) return absl::NotFoundError(absl::StrCat("model folder ", dir, " does not exist"));
+  std::string real_path = RealPath(path);
+  if (real_path.empty()) {
     return absl::NotFoundError(absl::StrCat("external data file '", location,
                                             "' not found next to the model (looked for ", path, ")"));
   }
-  std::string prefix = absl::StrCat(real_dir, "/");
-  if (std::strncmp(real_path, prefix.c_str(), prefix.size()) != 0) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "external data location '", location, "' resolves to ", real_path,
-        ", outside the model's folder ", real_dir));
+  // Symlinks: the data must really live in the model's folder, or in the
+  // folder the model file itself really lives in (Bazel runfiles and model
+  // hub snapshots link every file into a store). A link from the model's
+  // folder to anywhere else is refused.
+  if (Inside(real_path, real_dir)) return real_path;
+  if (!model_file.empty()) {
+    std::string real_model = RealPath(model_file);
+    std::string store = real_model.substr(0, real_model.find_last_of('/'));
+    if (!real_model.empty() && Inside(real_path, store.empty() ? "/" : store)) return real_path;
   }
-  return std::string(real_path);
+  return absl::PermissionDeniedError(absl::StrCat("external data location '", location, "' resolves to ",
+                                                  real_path, ", outside the model's folder ", real_dir));
 }
 
 Tensor::Tensor(DataType type, std::vector<int64_t> dims) : type_(type), dims_(std::move(dims)) {
@@ -107,13 +127,19 @@ absl::StatusOr<Tensor> Tensor::FromProto(const onnx::TensorProto& proto,
   return FromProto(std::move(copy), model_dir);
 }
 
-absl::StatusOr<Tensor> Tensor::FromProto(onnx::TensorProto&& proto, const std::string& model_dir) {
+absl::StatusOr<Tensor> Tensor::FromProto(onnx::TensorProto&& proto, const std::string& model_dir,
+                                         const std::string& model_file) {
   Tensor t;
   t.type_ = static_cast<DataType>(proto.data_type());
   t.dims_.assign(proto.dims().begin(), proto.dims().end());
   t.doc_string_ = proto.doc_string();
+  // Element and byte counts must fit comfortably in 64 bits (fuzzed models
+  // carry dims whose product wraps around to a small number).
+  int64_t count = 1;
   for (int64_t d : t.dims_) {
     if (d < 0) return absl::InvalidArgumentError(absl::StrCat("negative dimension ", d));
+    if (__builtin_mul_overflow(count, d, &count) || count > (int64_t{1} << 58))
+      return absl::InvalidArgumentError(absl::StrCat("shape [", absl::StrJoin(t.dims_, ","), "] is too large"));
   }
   if (proto.has_segment()) {
     return absl::UnimplementedError("segmented tensors are not supported");
@@ -136,13 +162,18 @@ absl::StatusOr<Tensor> Tensor::FromProto(onnx::TensorProto&& proto, const std::s
         ext->extra.emplace_back(kv.key(), kv.value());
       }
     }
-    auto path = ResolveExternalPath(model_dir, ext->location);
+    if (elem == 0) return absl::InvalidArgumentError(
+        absl::StrCat("external data for a tensor of type ", DataTypeName(t.type_), " (no fixed element size)"));
+    auto path = ResolveExternalPath(model_dir, ext->location, model_file);
     if (!path.ok()) return path.status();
     ext->path = *path;
     struct stat st;
     if (::stat(ext->path.c_str(), &st) != 0) {
       return absl::NotFoundError(absl::StrCat("cannot stat external data file ", ext->path));
     }
+    if (ext->offset > st.st_size)
+      return absl::DataLossError(absl::StrCat("external data offset ", ext->offset, " is past the end of ",
+                                              ext->location, " (", st.st_size, " bytes)"));
     if (ext->length < 0) ext->length = st.st_size - ext->offset;
     if (ext->offset + ext->length > st.st_size) {
       return absl::DataLossError(absl::StrCat("external data file ", ext->location, " has ",

@@ -47,9 +47,9 @@ class Tensor {
 
   // Converts a TensorProto. Its data is moved out, not copied. `model_dir` is
   // where relative external data paths are resolved; escaping paths are
-  // refused.
-  static absl::StatusOr<Tensor> FromProto(onnx::TensorProto&& proto,
-                                          const std::string& model_dir);
+  // refused (see ResolveExternalPath; `model_file` is the model's own path).
+  static absl::StatusOr<Tensor> FromProto(onnx::TensorProto&& proto, const std::string& model_dir,
+                                          const std::string& model_file = "");
   static absl::StatusOr<Tensor> FromProto(const onnx::TensorProto& proto,
                                           const std::string& model_dir = "");
 
@@ -118,9 +118,11 @@ class Tensor {
 
 // Checks that an external data `location` stays inside `model_dir` (no
 // absolute path, no "..", no symlink leading out) and returns the resolved
-// path. This refuses the class of ONNX CVE-2022-25882.
-absl::StatusOr<std::string> ResolveExternalPath(const std::string& model_dir,
-                                                const std::string& location);
+// path. This refuses the class of ONNX CVE-2022-25882. A file whose real path
+// is in the folder where `model_file` really lives is accepted too (model
+// stores that link every file, like Bazel runfiles or hub snapshots).
+absl::StatusOr<std::string> ResolveExternalPath(const std::string& model_dir, const std::string& location,
+                                                const std::string& model_file = "");
 
 }  // namespace onnxc
 

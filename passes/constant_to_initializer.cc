@@ -10,7 +10,7 @@ namespace {
 
 // The Constant's value as a tensor, or nullopt for forms left alone
 // (sparse_value).
-absl::StatusOr<std::optional<Tensor>> ConstantValue(const Node& n) {
+absl::StatusOr<std::optional<Tensor>> ConstantValue(const Node& n, const std::string& model_dir) {
   if (n.attributes().size() != 1) return std::optional<Tensor>();
   const Attribute& a = n.attributes()[0];
   const auto& p = a.proto();
@@ -42,7 +42,7 @@ absl::StatusOr<std::optional<Tensor>> ConstantValue(const Node& n) {
     return std::optional<Tensor>();
   }
   t.clear_name();
-  auto tensor = Tensor::FromProto(std::move(t), "");
+  auto tensor = Tensor::FromProto(std::move(t), model_dir);
   if (!tensor.ok()) return tensor.status();
   return std::optional<Tensor>(std::move(*tensor));
 }
@@ -56,7 +56,7 @@ absl::StatusOr<int64_t> Convert(Model& model, Graph& graph) {
       converted += *c;
     }
     if (!n->IsOp("Constant") || n->num_outputs() != 1 || n->output(0) == nullptr) continue;
-    auto value = ConstantValue(*n);
+    auto value = ConstantValue(*n, model.dir());
     if (!value.ok())
       return absl::Status(value.status().code(),
                           absl::StrCat("Constant ", n->Describe(), ": ", value.status().message()));
