@@ -259,8 +259,11 @@ double Now() {
 
 class Progress {
  public:
-  Progress(bool enabled, int64_t total) : enabled_(enabled), total_(total), start_(Now()) {}
-  void Update(int64_t done, const std::string& what) {
+  // `total`: samples per pass (-1 unknown); the bar covers all passes.
+  Progress(bool enabled, int64_t total, int passes)
+      : enabled_(enabled), total_(total), passes_(passes), start_(Now()) {}
+  // "calibrating [#####.....] 128/256 samples, 3.1 s (pass 2/2: histograms)"
+  void Update(int64_t done, int pass, const std::string& what) {
     if (!enabled_) return;
     double now = Now();
     if (now - last_ < 0.05 && done != total_) return;
@@ -268,7 +271,8 @@ class Progress {
     std::string line;
     if (total_ > 0) {
       const int width = 30;
-      int filled = static_cast<int>(width * std::min<int64_t>(done, total_) / total_);
+      double frac = (pass + std::min<double>(1.0, static_cast<double>(done) / total_)) / passes_;
+      int filled = static_cast<int>(width * frac);
       line = absl::StrCat("\rcalibrating [", std::string(filled, '#'), std::string(width - filled, '.'), "] ", done,
                           "/", total_, " samples, ", absl::StrFormat("%.1f", now - start_), " s ", what);
     } else {
@@ -280,12 +284,13 @@ class Progress {
   }
   void Done() {
     if (shown_) std::fprintf(stderr, "\n");
+    shown_ = false;
   }
-  double elapsed() const { return Now() - start_; }
 
  private:
   bool enabled_;
   int64_t total_;
+  int passes_;
   double start_, last_ = 0;
   bool shown_ = false;
 };
@@ -369,7 +374,7 @@ absl::StatusOr<std::unique_ptr<CalibrationStats>> CalibrationStats::Compute(Mode
 
   const int passes = histograms ? 2 : 1;
   const int64_t size = (*data)->size();
-  Progress progress(rs.progress, size < 0 ? -1 : size * passes);
+  Progress progress(rs.progress, size < 0 ? -1 : (size + shards - 1) / shards, passes);
   std::vector<float> buf;
   // Lookups by Value pointer (stable during the run), resolved once.
   std::map<const Value*, TensorStats*> slot;
@@ -392,7 +397,6 @@ absl::StatusOr<std::unique_ptr<CalibrationStats>> CalibrationStats::Compute(Mode
     if (it != slot.end()) it->second->UpdateHistogram(x, t.num_elements());
   };
 
-  int64_t done = 0;
   for (int pass = 0; pass < passes; ++pass) {
     if (pass == 1) {
       for (auto& [name, t] : stats->tensors) {
@@ -422,8 +426,7 @@ absl::StatusOr<std::unique_ptr<CalibrationStats>> CalibrationStats::Compute(Mode
       stats->peak_live_bytes = std::max(stats->peak_live_bytes, (*ex)->peak_live_bytes());
       ++stats->runs;
       samples += (**sample).rows;
-      done += (**sample).rows;
-      progress.Update(done, what);
+      progress.Update(samples, pass, what);
     }
     if (pass == 0) stats->samples = samples;
   }

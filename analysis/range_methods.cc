@@ -240,12 +240,16 @@ std::pair<float, float> ComputeRange(const TensorStats& s, const RangeOptions& o
     }
     case RangeMethod::kEntropy: {
       std::vector<double> abs_hist(bins);
-      double prev = cdf.AbsBelow(0);
+      double prev = 0;
       for (int64_t k = 0; k < bins; ++k) {
         double next = cdf.AbsBelow(amax * (k + 1) / bins);
-        abs_hist[k] = next - prev + (k == 0 ? prev : 0);
+        abs_hist[k] = next - prev;
         prev = next;
       }
+      // A spike of exact zeros (after Relu, or padding) in the first bin would
+      // dominate every merged group and drive the clip towards 0; like NVIDIA's
+      // pytorch-quantization, judge the first bin as its neighbour.
+      if (bins > 1) abs_hist[0] = abs_hist[1];
       double t = EntropyClip(abs_hist, amax, o.num_quantized_bins);
       if (sym) return Finish(-t, t, true);
       return WithZero(std::max(s.min, -t), std::min(s.max, t));

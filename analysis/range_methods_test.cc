@@ -59,7 +59,9 @@ TEST(RangeMethods, GaussianWithOutliersClipsWellInsideMax) {
       EXPECT_GT(r.second, 3.0) << RangeMethodName(m) << ": clipped into the bulk of N(0,1)";
       EXPECT_LT(r.first, -3.0) << RangeMethodName(m);
       EXPECT_GT(r.first, 0.75 * s.min) << RangeMethodName(m);
-      if (sym) EXPECT_FLOAT_EQ(r.first, -r.second);
+      if (sym) {
+        EXPECT_FLOAT_EQ(r.first, -r.second);
+      }
       EXPECT_NE(r, mm) << RangeMethodName(m) << " silently equals min/max";
     }
   }

@@ -1,5 +1,7 @@
-// Conv (im2col + BLAS GEMM; 1x1 convs skip im2col; depthwise 2-D convs run a
-// direct loop) and ConvTranspose (GEMM + col2im).
+// Conv (im2col + GEMM per cache-sized block of output columns, bias and
+// activation applied while the block is hot; 1x1 convs skip im2col;
+// depthwise 2-D convs run a direct padded-plane loop) and ConvTranspose
+// (GEMM + col2im).
 #include <algorithm>
 #include <cstring>
 
@@ -10,44 +12,157 @@ namespace onnxc {
 namespace kernels {
 namespace {
 
-// col[(c*K + k) * OUT + o] for channels [0, channels) of x (one image).
-void Im2Col(const float* x, int64_t channels, const Geometry& g, float* col) {
-  int64_t out_size = 1, ksize = 1;
-  for (int64_t i = 0; i < g.nd; ++i) {
-    out_size *= g.out[i];
-    ksize *= g.kernel[i];
+// Per-thread scratch (grows, never shrinks: no allocation in steady state).
+float* Scratch(int which, size_t floats) {
+  thread_local std::vector<float> bufs[2];
+  std::vector<float>& b = bufs[which];
+  if (b.size() < floats) b.resize(floats + 16);
+  return b.data();
+}
+
+inline void Clamp(float* __restrict r, int64_t n, const Epilogue& epi) {
+  if (epi.kind == Epilogue::kNone) return;
+  const float lo = epi.lo, hi = epi.hi;
+  for (int64_t j = 0; j < n; ++j) r[j] = std::min(hi, std::max(lo, r[j]));
+}
+
+// Depthwise 2-D conv of one channel plane: y = clamp(conv(x) + bias). The
+// plane is first copied into a zero-padded scratch (for stride 2 with its
+// even and odd columns split, so every tap reads contiguous memory), then
+// each output row is one branch-free pass.
+void DepthwisePlane(const float* x, const float* w, float bias, const Geometry& g,
+                    const Epilogue& epi, float* __restrict y) {
+  const int64_t H = g.in[0], W = g.in[1], KH = g.kernel[0], KW = g.kernel[1];
+  const int64_t OH = g.out[0], OW = g.out[1], SH = g.strides[0], SW = g.strides[1];
+  const int64_t DH = g.dilations[0], DW = g.dilations[1], PT = g.pad_begin[0], PL = g.pad_begin[1];
+  const int64_t PH = (OH - 1) * SH + (KH - 1) * DH + 1;  // padded rows read
+  const int64_t PW = (OW - 1) * SW + (KW - 1) * DW + 1;  // padded columns read
+  const float lo = epi.kind == Epilogue::kNone ? -INFINITY : epi.lo;
+  const float hi = epi.kind == Epilogue::kNone ? INFINITY : epi.hi;
+  const bool split = SW == 2 && DW == 1;
+  // Row layout: stride 2 -> [even columns | odd columns], else plain.
+  const int64_t half = (PW + 1) / 2;
+  const int64_t RS = split ? 2 * half : PW;
+  float* __restrict pad = Scratch(0, static_cast<size_t>(PH * RS));
+  for (int64_t r = 0; r < PH; ++r) {
+    float* dst = pad + r * RS;
+    int64_t ih = r - PT;
+    if (ih < 0 || ih >= H) {
+      std::memset(dst, 0, RS * sizeof(float));
+      continue;
+    }
+    const float* src = x + ih * W;
+    // Valid padded columns: PL <= c < PL + W.
+    int64_t c0 = std::min(PW, PL), c1 = std::max(c0, std::min(PW, PL + W));
+    if (!split) {
+      for (int64_t c = 0; c < c0; ++c) dst[c] = 0.f;
+      std::memcpy(dst + c0, src + (c0 - PL), (c1 - c0) * sizeof(float));
+      for (int64_t c = c1; c < PW; ++c) dst[c] = 0.f;
+    } else {
+      float* ev = dst;
+      float* od = dst + half;
+      for (int64_t j = 0; j < half; ++j) {
+        int64_t ce = 2 * j, co = 2 * j + 1;
+        ev[j] = ce >= c0 && ce < c1 ? src[ce - PL] : 0.f;
+        od[j] = co >= c0 && co < c1 ? src[co - PL] : 0.f;
+      }
+    }
   }
-  int64_t in_size = 1;
-  for (int64_t d : g.in) in_size *= d;
+  if (KH == 3 && KW == 3 && DH == 1 && DW == 1 && (SW == 1 || SW == 2)) {
+    const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6],
+                w7 = w[7], w8 = w[8];
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      const float* __restrict r0 = pad + (oh * SH) * RS;
+      const float* __restrict r1 = r0 + RS;
+      const float* __restrict r2 = r1 + RS;
+      float* __restrict yr = y + oh * OW;
+      if (SW == 1) {
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          float a = bias + w0 * r0[ow] + w1 * r0[ow + 1] + w2 * r0[ow + 2];
+          a += w3 * r1[ow] + w4 * r1[ow + 1] + w5 * r1[ow + 2];
+          a += w6 * r2[ow] + w7 * r2[ow + 1] + w8 * r2[ow + 2];
+          yr[ow] = std::min(hi, std::max(lo, a));
+        }
+      } else {
+        const float *e0 = r0, *o0 = r0 + half, *e1 = r1, *o1 = r1 + half, *e2 = r2, *o2 = r2 + half;
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          float a = bias + w0 * e0[ow] + w1 * o0[ow] + w2 * e0[ow + 1];
+          a += w3 * e1[ow] + w4 * o1[ow] + w5 * e1[ow + 1];
+          a += w6 * e2[ow] + w7 * o2[ow] + w8 * e2[ow + 1];
+          yr[ow] = std::min(hi, std::max(lo, a));
+        }
+      }
+    }
+    return;
+  }
+  // Any kernel size / stride / dilation, on the padded plane.
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    float* __restrict yr = y + oh * OW;
+    for (int64_t ow = 0; ow < OW; ++ow) yr[ow] = bias;
+    for (int64_t kh = 0; kh < KH; ++kh) {
+      const float* row = pad + (oh * SH + kh * DH) * RS;
+      for (int64_t kw = 0; kw < KW; ++kw) {
+        const float wv = w[kh * KW + kw];
+        if (split) {
+          // padded column 2*ow + kw: even half for even kw, odd half for odd.
+          const float* __restrict xs = row + (kw % 2 ? half : 0) + kw / 2;
+          for (int64_t ow = 0; ow < OW; ++ow) yr[ow] += wv * xs[ow];
+        } else if (SW == 1) {
+          const float* __restrict xs = row + kw * DW;
+          for (int64_t ow = 0; ow < OW; ++ow) yr[ow] += wv * xs[ow];
+        } else {
+          const float* __restrict xs = row + kw * DW;
+          for (int64_t ow = 0; ow < OW; ++ow) yr[ow] += wv * xs[ow * SW];
+        }
+      }
+    }
+    for (int64_t ow = 0; ow < OW; ++ow) yr[ow] = std::min(hi, std::max(lo, yr[ow]));
+  }
+}
+
+// col[(c*K + k) * nb + j] = input tap k of channel c for output position
+// o0 + j, j in [0, nb) (zero where the tap falls in padding).
+void Im2ColBlock(const float* x, int64_t channels, const Geometry& g, int64_t o0, int64_t nb,
+                 float* col) {
+  int64_t ksize = 1, in_size = 1;
+  for (int64_t i = 0; i < g.nd; ++i) {
+    ksize *= g.kernel[i];
+    in_size *= g.in[i];
+  }
   if (g.nd == 2) {
     const int64_t H = g.in[0], W = g.in[1], KH = g.kernel[0], KW = g.kernel[1];
-    const int64_t OH = g.out[0], OW = g.out[1], SH = g.strides[0], SW = g.strides[1];
+    const int64_t OW = g.out[1], SH = g.strides[0], SW = g.strides[1];
     const int64_t DH = g.dilations[0], DW = g.dilations[1], PT = g.pad_begin[0], PL = g.pad_begin[1];
     for (int64_t c = 0; c < channels; ++c) {
       const float* xc = x + c * in_size;
       for (int64_t kh = 0; kh < KH; ++kh) {
         for (int64_t kw = 0; kw < KW; ++kw) {
-          float* row = col + ((c * KH + kh) * KW + kw) * out_size;
-          // Valid ow range: 0 <= ow*SW - PL + kw*DW < W.
+          float* row = col + ((c * KH + kh) * KW + kw) * nb;
           int64_t off = kw * DW - PL;
+          // Valid ow: 0 <= ow*SW + off < W.
           int64_t ow_lo = off >= 0 ? 0 : (-off + SW - 1) / SW;
           int64_t ow_hi = W - 1 - off < 0 ? 0 : std::min(OW, (W - 1 - off) / SW + 1);
           if (ow_lo > ow_hi) ow_lo = ow_hi;
-          for (int64_t oh = 0; oh < OH; ++oh) {
-            float* r = row + oh * OW;
+          for (int64_t j = 0, o = o0; j < nb;) {
+            int64_t oh = o / OW, ow = o % OW, len = std::min(OW - ow, nb - j);
+            float* r = row + j - ow;  // r[ow'] for ow' in [ow, ow + len)
             int64_t ih = oh * SH - PT + kh * DH;
             if (ih < 0 || ih >= H) {
-              std::memset(r, 0, OW * sizeof(float));
-              continue;
-            }
-            const float* xr = xc + ih * W + off;
-            for (int64_t ow = 0; ow < ow_lo; ++ow) r[ow] = 0.f;
-            if (SW == 1) {
-              std::memcpy(r + ow_lo, xr + ow_lo, (ow_hi - ow_lo) * sizeof(float));
+              std::memset(row + j, 0, len * sizeof(float));
             } else {
-              for (int64_t ow = ow_lo; ow < ow_hi; ++ow) r[ow] = xr[ow * SW];
+              const float* xr = xc + ih * W + off;
+              int64_t a = std::max(ow, std::min(ow_lo, ow + len));
+              int64_t b = std::max(a, std::min(ow_hi, ow + len));
+              for (int64_t t = ow; t < a; ++t) r[t] = 0.f;
+              if (SW == 1) {
+                std::memcpy(r + a, xr + a, (b - a) * sizeof(float));
+              } else {
+                for (int64_t t = a; t < b; ++t) r[t] = xr[t * SW];
+              }
+              for (int64_t t = b; t < ow + len; ++t) r[t] = 0.f;
             }
-            for (int64_t ow = ow_hi; ow < OW; ++ow) r[ow] = 0.f;
+            j += len;
+            o += len;
           }
         }
       }
@@ -64,9 +179,13 @@ void Im2Col(const float* x, int64_t channels, const Geometry& g, float* col) {
         kidx[d] = rem % g.kernel[d];
         rem /= g.kernel[d];
       }
-      float* row = col + (c * ksize + k) * out_size;
-      std::fill(oidx.begin(), oidx.end(), 0);
-      for (int64_t o = 0; o < out_size; ++o) {
+      float* row = col + (c * ksize + k) * nb;
+      rem = o0;
+      for (int64_t d = g.nd - 1; d >= 0; --d) {
+        oidx[d] = rem % g.out[d];
+        rem /= g.out[d];
+      }
+      for (int64_t j = 0; j < nb; ++j) {
         int64_t off = 0;
         bool inside = true;
         for (int64_t d = 0; d < g.nd; ++d) {
@@ -77,40 +196,10 @@ void Im2Col(const float* x, int64_t channels, const Geometry& g, float* col) {
           }
           off = off * g.in[d] + p;
         }
-        row[o] = inside ? xc[off] : 0.f;
+        row[j] = inside ? xc[off] : 0.f;
         for (int64_t d = g.nd - 1; d >= 0; --d) {
           if (++oidx[d] < g.out[d]) break;
           oidx[d] = 0;
-        }
-      }
-    }
-  }
-}
-
-// Depthwise 2-D conv of one channel plane.
-void DepthwisePlane(const float* x, const float* w, float bias, const Geometry& g, float* y) {
-  const int64_t H = g.in[0], W = g.in[1], KH = g.kernel[0], KW = g.kernel[1];
-  const int64_t OH = g.out[0], OW = g.out[1], SH = g.strides[0], SW = g.strides[1];
-  const int64_t DH = g.dilations[0], DW = g.dilations[1], PT = g.pad_begin[0], PL = g.pad_begin[1];
-  for (int64_t oh = 0; oh < OH; ++oh) {
-    float* yr = y + oh * OW;
-    for (int64_t ow = 0; ow < OW; ++ow) yr[ow] = bias;
-    for (int64_t kh = 0; kh < KH; ++kh) {
-      int64_t ih = oh * SH - PT + kh * DH;
-      if (ih < 0 || ih >= H) continue;
-      const float* xr = x + ih * W;
-      for (int64_t kw = 0; kw < KW; ++kw) {
-        float wv = w[kh * KW + kw];
-        int64_t off = kw * DW - PL;
-        int64_t ow_lo = off >= 0 ? 0 : (-off + SW - 1) / SW;
-        int64_t ow_hi = W - 1 - off < 0 ? 0 : std::min(OW, (W - 1 - off) / SW + 1);
-        const float* xs = xr + off;
-        if (SW == 1) {
-          for (int64_t ow = ow_lo; ow < ow_hi; ++ow) yr[ow] += wv * xs[ow];
-        } else if (SW == 2) {
-          for (int64_t ow = ow_lo; ow < ow_hi; ++ow) yr[ow] += wv * xs[2 * ow];
-        } else {
-          for (int64_t ow = ow_lo; ow < ow_hi; ++ow) yr[ow] += wv * xs[ow * SW];
         }
       }
     }
@@ -156,20 +245,15 @@ absl::Status ConvWithEpilogue(OpContext& c, const KTensor& w_in, const KTensor* 
     if (b.numel() != M) return c.Error("Conv bias size differs from output channels");
     bias = b.ptr<float>();
   }
-  auto apply_epilogue = [&](float* r, int64_t n) {
-    if (epi.kind == Epilogue::kNone) return;
-    float lo = epi.lo, hi = epi.hi;
-    for (int64_t j = 0; j < n; ++j) r[j] = std::min(hi, std::max(lo, r[j]));
-  };
+  if (N == 0 || M == 0 || out_size == 0) return c.out[0] = std::move(y), absl::OkStatus();
   const int64_t Cg = C / group, Mg = M / group;
 
   if (g.nd == 2 && group == C && M == C) {  // depthwise
     ParallelFor(c.threads, N * C, [&](int64_t s, int64_t e) {
       for (int64_t i = s; i < e; ++i) {
         int64_t ch = i % C;
-        DepthwisePlane(px + i * in_size, pw + ch * ksize, bias ? bias[ch] : 0.f, g,
+        DepthwisePlane(px + i * in_size, pw + ch * ksize, bias ? bias[ch] : 0.f, g, epi,
                        py + i * out_size);
-        apply_epilogue(py + i * out_size, out_size);
       }
     });
     return c.out[0] = std::move(y), absl::OkStatus();
@@ -179,40 +263,59 @@ absl::Status ConvWithEpilogue(OpContext& c, const KTensor& w_in, const KTensor* 
   for (int64_t i = 0; i < g.nd; ++i) {
     if (g.strides[i] != 1 || g.pad_begin[i] != 0 || g.pad_end[i] != 0) pointwise = false;
   }
-  std::vector<float> col;
-  if (!pointwise) col.resize(static_cast<size_t>(Cg * ksize * out_size));
-  for (int64_t n = 0; n < N; ++n) {
-    for (int64_t gi = 0; gi < group; ++gi) {
+  // GEMM per block of output columns: Y[:, blk] = W * col(blk) (+ bias,
+  // clamped) while the block is in cache. The im2col block (K x nb) is sized
+  // to stay in L2; 1x1 convs read X directly.
+  const int64_t K = Cg * ksize;
+  int64_t nb = out_size;
+  if (pointwise) {
+    nb = std::max<int64_t>(256, (int64_t{64} << 10) / std::max<int64_t>(Mg, 1));
+  } else {
+    nb = std::max<int64_t>(64, (int64_t{128} << 10) / std::max<int64_t>(K, 1));
+  }
+  nb = std::min(out_size, (nb + 15) / 16 * 16);
+  const int64_t nblocks = (out_size + nb - 1) / nb;
+  const int64_t col_tasks = N * group * nblocks;
+  // Too few column blocks for the threads: split the rows of W as well.
+  int64_t msplit = 1;
+  if (c.threads > 1 && col_tasks < 2 * c.threads && Mg >= 32) msplit = c.threads;
+  const int64_t mper = (Mg + msplit - 1) / msplit;
+  ParallelFor(c.threads, col_tasks * msplit, [&](int64_t s, int64_t e) {
+    for (int64_t t = s; t < e; ++t) {
+      int64_t mi = t % msplit, ct = t / msplit;
+      int64_t blk = ct % nblocks, gi = (ct / nblocks) % group, n = ct / (nblocks * group);
+      int64_t o0 = blk * nb, nn = std::min(out_size, o0 + nb) - o0;
+      int64_t m0 = mi * mper, m1 = std::min(Mg, m0 + mper);
+      if (m0 >= m1) continue;
       const float* xg = px + (n * C + gi * Cg) * in_size;
-      const float* src = xg;
-      if (!pointwise) {
-        if (c.threads > 1 && Cg >= 2) {
-          // im2col splits by channel.
-          ParallelFor(c.threads, Cg, [&](int64_t s, int64_t e) {
-            Im2Col(xg + s * in_size, e - s, g, col.data() + s * ksize * out_size);
-          });
-        } else {
-          Im2Col(xg, Cg, g, col.data());
-        }
-        src = col.data();
+      const float* src;
+      int64_t ldb;
+      if (pointwise) {
+        src = xg + o0;
+        ldb = in_size;
+      } else {
+        float* col = Scratch(1, static_cast<size_t>(K * nn));
+        Im2ColBlock(xg, Cg, g, o0, nn, col);
+        src = col;
+        ldb = nn;
       }
-      float* yg = py + (n * M + gi * Mg) * out_size;
-      Sgemm(false, false, Mg, out_size, Cg * ksize, 1.f, pw + gi * Mg * Cg * ksize, Cg * ksize, src,
-            out_size, 0.f, yg, out_size);
+      float* yb = py + (n * M + gi * Mg + m0) * out_size + o0;
+      float beta = 0.f;
+      if (bias != nullptr) {
+        for (int64_t m = m0; m < m1; ++m) {
+          float bv = bias[gi * Mg + m];
+          float* r = yb + (m - m0) * out_size;
+          for (int64_t j = 0; j < nn; ++j) r[j] = bv;
+        }
+        beta = 1.f;
+      }
+      SgemmSerial(false, false, m1 - m0, nn, K, 1.f, pw + (gi * Mg + m0) * K, K, src, ldb, beta,
+                  yb, out_size);
+      if (epi.kind != Epilogue::kNone) {
+        for (int64_t m = m0; m < m1; ++m) Clamp(yb + (m - m0) * out_size, nn, epi);
+      }
     }
-  }
-  if (bias != nullptr || epi.kind != Epilogue::kNone) {
-    ParallelFor(c.threads, N * M, [&](int64_t s, int64_t e) {
-      for (int64_t i = s; i < e; ++i) {
-        float* r = py + i * out_size;
-        if (bias != nullptr) {
-          float bv = bias[i % M];
-          for (int64_t j = 0; j < out_size; ++j) r[j] += bv;
-        }
-        apply_epilogue(r, out_size);
-      }
-    }, 16);
-  }
+  });
   c.out[0] = std::move(y);
   return absl::OkStatus();
 }

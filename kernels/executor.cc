@@ -1,8 +1,10 @@
 #include "kernels/executor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <new>
+#include <optional>
 #include <set>
 
 #include "absl/container/flat_hash_map.h"
@@ -31,6 +33,7 @@ struct Step {
   std::vector<const Value*> in_values;
   std::vector<int> out_slots;  // -1: omitted output
   std::vector<int> frees;      // slots released after this step
+  std::string label;           // op type(s), for profiles
 };
 
 struct GraphPlan {
@@ -76,6 +79,40 @@ bool OnlyFirstOutputUsed(const Node* n) {
   for (int i = 1; i < n->num_outputs(); ++i)
     if (n->output(i) != nullptr && n->output(i)->IsUsed()) return false;
   return true;
+}
+
+// The value of a float scalar given by an initializer or a Constant node.
+std::optional<float> ConstantScalar(const Value* v) {
+  if (const Tensor* t = v->constant()) {
+    if (t->type() != TP::FLOAT || t->num_elements() != 1) return std::nullopt;
+    return t->data<float>()[0];
+  }
+  const Node* p = v->producer();
+  if (p == nullptr || !p->IsOp("Constant") || !p->subgraphs().empty()) return std::nullopt;
+  if (const Attribute* a = p->attr("value_float")) return a->f();
+  const Attribute* a = p->attr("value");
+  if (a == nullptr) return std::nullopt;
+  auto t = Tensor::FromProto(a->t());
+  if (!t.ok() || t->type() != TP::FLOAT || t->num_elements() != 1 || !t->Load().ok()) {
+    return std::nullopt;
+  }
+  return t->data<float>()[0];
+}
+
+// A short description of a Conv for profiles: "Conv(dw3x3/s2)", "Conv(1x1)".
+std::string ConvLabel(const Node* conv) {
+  const Tensor* w = conv->input(1) ? conv->input(1)->constant() : nullptr;
+  std::string k = "?";
+  bool dw = false;
+  if (w != nullptr && w->dims().size() >= 3) {
+    k.clear();
+    for (size_t i = 2; i < w->dims().size(); ++i) absl::StrAppend(&k, i > 2 ? "x" : "", w->dims()[i]);
+    dw = conv->GetInt("group", 1) == w->dims()[0] && w->dims()[1] == 1 && w->dims()[0] > 1;
+  }
+  std::vector<int64_t> s = conv->GetInts("strides");
+  bool strided = false;
+  for (int64_t v : s) strided |= v != 1;
+  return absl::StrCat("Conv(", dw ? "dw" : "", k, strided ? absl::StrCat("/s", s[0]) : "", ")");
 }
 
 // Matches Conv [-> BatchNormalization] [-> Relu | Clip] with constant
@@ -135,13 +172,13 @@ std::shared_ptr<FusedConv> MatchConv(const Node* conv, const Graph& g, int opset
     } else {
       for (int i = 1; i <= 2; ++i) {
         const Value* v = next->input(i);
-        if (v == nullptr) continue;
-        const Tensor* t = v->constant();
-        if (t == nullptr || t->type() != TP::FLOAT || t->num_elements() != 1) {
+        if (v == nullptr || v->name().empty()) continue;
+        std::optional<float> f = ConstantScalar(v);
+        if (!f.has_value()) {
           ok = false;
           break;
         }
-        (i == 1 ? lo : hi) = t->data<float>()[0];
+        (i == 1 ? lo : hi) = *f;
       }
     }
     if (ok) {
@@ -188,6 +225,8 @@ absl::StatusOr<std::unique_ptr<GraphPlan>> BuildPlan(const Graph& g, int opset, 
     if (st.fused) {
       st.in_values.push_back(n->input(0));
       st.in_slots.push_back(n->input(0)->graph() != &g ? -2 : SlotFor(*p, n->input(0)));
+      st.label = ConvLabel(n);
+      for (const Node* a : absorbed) absl::StrAppend(&st.label, "+", a->op_type());
       const Node* last = absorbed.empty() ? n : absorbed.back();
       st.out_slots.push_back(SlotFor(*p, last->output(0)));
       int idx = static_cast<int>(p->steps.size());
@@ -210,6 +249,7 @@ absl::StatusOr<std::unique_ptr<GraphPlan>> BuildPlan(const Graph& g, int opset, 
       }
     }
     for (const Value* v : n->outputs()) st.out_slots.push_back(v ? SlotFor(*p, v) : -1);
+    st.label = n->IsOp("Conv") ? ConvLabel(n) : n->op_type();
     step_of[n] = static_cast<int>(p->steps.size());
     p->steps.push_back(std::move(st));
     for (const Graph* sg : n->subgraphs()) {
@@ -273,8 +313,9 @@ void CollectUnsupported(const Graph& g, int opset,
 
 class Frame : public SubgraphRunner {
  public:
-  Frame(const GraphPlan& plan, const Frame* parent, int threads, const Observer* observer)
-      : plan_(plan), parent_(parent), threads_(threads), observer_(observer) {
+  Frame(const GraphPlan& plan, const Frame* parent, int threads, const Observer* observer,
+        std::map<std::string, double>* profile = nullptr)
+      : plan_(plan), parent_(parent), threads_(threads), observer_(observer), profile_(profile) {
     slots_.resize(plan.values.size());
     for (const auto& [s, t] : plan.consts) slots_[s] = t;
   }
@@ -300,6 +341,8 @@ class Frame : public SubgraphRunner {
 
   absl::Status Execute() {
     for (const Step& st : plan_.steps) {
+      std::chrono::steady_clock::time_point t0;
+      if (profile_ != nullptr) t0 = std::chrono::steady_clock::now();
       OpContext ctx{*st.node, plan_.opset, {}, {}, threads_, this};
       ctx.in.reserve(st.in_slots.size());
       for (size_t i = 0; i < st.in_slots.size(); ++i) {
@@ -352,6 +395,10 @@ class Frame : public SubgraphRunner {
         live_ -= static_cast<int64_t>(slots_[s].nbytes());
         slots_[s] = KTensor();
       }
+      if (profile_ != nullptr) {
+        (*profile_)[st.label] +=
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      }
     }
     return absl::OkStatus();
   }
@@ -392,6 +439,7 @@ class Frame : public SubgraphRunner {
   const Frame* parent_;
   int threads_;
   const Observer* observer_;
+  std::map<std::string, double>* profile_;
   std::vector<KTensor> slots_;
   int64_t live_ = 0, peak_ = 0;
 };
@@ -418,7 +466,8 @@ std::vector<std::string> UnsupportedOps(const Graph& g, int opset) {
   return out;
 }
 
-Executor::Executor(const Graph& g, const ExecutorOptions& o) : graph_(g), options_(o) {}
+Executor::Executor(const Graph& g, const ExecutorOptions& o)
+    : graph_(g), options_(o), pool_(std::make_shared<kernels::BufferPool>()) {}
 Executor::~Executor() = default;
 
 absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(const Model& m,
@@ -454,10 +503,23 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(const Graph& g,
 
 absl::StatusOr<std::vector<Tensor>> Executor::Run(
     const std::vector<std::pair<std::string, Tensor>>& inputs, const Observer* observer) {
+  absl::StatusOr<std::vector<Tensor>> result;
+  {
+    kernels::ScopedBufferPool scope(pool_);
+    result = RunImpl(inputs, observer);
+  }
+  // Every intermediate is back in the pool; drop buffers this run did not use.
+  pool_->Trim();
+  return result;
+}
+
+absl::StatusOr<std::vector<Tensor>> Executor::RunImpl(
+    const std::vector<std::pair<std::string, Tensor>>& inputs, const Observer* observer) {
   kernels::SetBlasThreads(options_.threads);
   // Without an observer, Conv+BatchNormalization+Relu/Clip run fused.
   const kernels::GraphPlan& plan = observer == nullptr ? *fused_plan_ : *plan_;
-  kernels::Frame frame(plan, nullptr, options_.threads, observer);
+  kernels::Frame frame(plan, nullptr, options_.threads, observer,
+                       options_.profile ? &op_profile_ : nullptr);
   std::vector<char> given(plan.input_slots.size(), 0);
   for (const auto& [name, tensor] : inputs) {
     size_t idx = 0;

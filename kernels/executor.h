@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -54,11 +55,14 @@ struct ExecutorOptions {
   // Opset of the default domain; -1: taken from the model by the caller
   // (Executor::Create needs it; see CreateForModel).
   int opset = -1;
+  // Accumulate wall time per step (see Executor::op_profile); off by default.
+  bool profile = false;
 };
 
 namespace kernels {
 struct GraphPlan;
 class Frame;
+class BufferPool;
 }  // namespace kernels
 
 class Executor {
@@ -81,14 +85,23 @@ class Executor {
   // (inputs and intermediates; weights excluded).
   int64_t peak_live_bytes() const { return peak_live_bytes_; }
   const Graph& graph() const { return graph_; }
+  // With options.profile: milliseconds per step kind summed over all runs
+  // since creation, keyed by op type ("Conv+BatchNormalization+Relu" for a
+  // fused step). Measures the plan actually run (fused without observer).
+  const std::map<std::string, double>& op_profile() const { return op_profile_; }
 
  private:
   Executor(const Graph& g, const ExecutorOptions& o);
+  absl::StatusOr<std::vector<Tensor>> RunImpl(
+      const std::vector<std::pair<std::string, Tensor>>& inputs, const Observer* observer);
   const Graph& graph_;
   ExecutorOptions options_;
   std::unique_ptr<kernels::GraphPlan> plan_;        // every node (observed runs)
   std::unique_ptr<kernels::GraphPlan> fused_plan_;  // Conv+BN+act fused
   int64_t peak_live_bytes_ = 0;
+  std::map<std::string, double> op_profile_;
+  // Intermediate buffers are recycled across runs (freed when unused for a run).
+  std::shared_ptr<kernels::BufferPool> pool_;
   friend class kernels::Frame;
 };
 

@@ -9,14 +9,88 @@
 namespace onnxc {
 namespace kernels {
 
+namespace {
+thread_local std::shared_ptr<BufferPool>* t_pool = nullptr;
+
+size_t RoundUp64(size_t bytes) {
+  size_t rounded = ((bytes + 63) / 64) * 64;
+  return rounded == 0 ? 64 : rounded;
+}
+}  // namespace
+
+BufferPool::~BufferPool() {
+  for (auto& [cap, idle] : idle_) std::free(idle.p);
+}
+
+void* BufferPool::Acquire(size_t bytes, size_t* capacity) {
+  size_t rounded = RoundUp64(bytes);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    // Smallest idle buffer that fits, if it wastes at most a quarter.
+    auto it = idle_.lower_bound(rounded);
+    if (it != idle_.end() && it->first - rounded <= rounded / 4) {
+      void* p = it->second.p;
+      *capacity = it->first;
+      idle_bytes_ -= it->first;
+      idle_.erase(it);
+      return p;
+    }
+  }
+  void* p = std::aligned_alloc(64, rounded);
+  if (p == nullptr) throw std::bad_alloc();
+  *capacity = rounded;
+  return p;
+}
+
+void BufferPool::Release(void* p, size_t capacity) {
+  std::lock_guard<std::mutex> l(mu_);
+  idle_.emplace(capacity, Idle{p, true});
+  idle_bytes_ += capacity;
+}
+
+void BufferPool::Trim() {
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    if (!it->second.used) {
+      std::free(it->second.p);
+      idle_bytes_ -= it->first;
+      it = idle_.erase(it);
+    } else {
+      it->second.used = false;
+      ++it;
+    }
+  }
+}
+
+size_t BufferPool::idle_bytes() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return idle_bytes_;
+}
+
+ScopedBufferPool::ScopedBufferPool(std::shared_ptr<BufferPool> pool) {
+  if (t_pool != nullptr) prev_ = *t_pool;
+  if (t_pool == nullptr) t_pool = new std::shared_ptr<BufferPool>();
+  *t_pool = std::move(pool);
+}
+
+ScopedBufferPool::~ScopedBufferPool() { *t_pool = std::move(prev_); }
+
 KTensor KTensor::Alloc(DataType type, std::vector<int64_t> dims) {
   KTensor t;
   t.type = type;
   t.dims = std::move(dims);
   size_t bytes = t.nbytes();
-  size_t rounded = ((bytes + 63) / 64) * 64;
-  if (rounded == 0) rounded = 64;
-  void* p = std::aligned_alloc(64, rounded);
+  if (t_pool != nullptr && *t_pool != nullptr && bytes >= 256) {
+    std::shared_ptr<BufferPool> pool = *t_pool;
+    size_t cap = 0;
+    void* p = pool->Acquire(bytes, &cap);
+    t.holder = std::shared_ptr<void>(p, [pool = std::move(pool), cap](void* q) {
+      pool->Release(q, cap);
+    });
+    t.data = p;
+    return t;
+  }
+  void* p = std::aligned_alloc(64, RoundUp64(bytes));
   if (p == nullptr) throw std::bad_alloc();
   t.holder = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
   t.data = p;

@@ -6,7 +6,9 @@
 #define ONNXC_KERNELS_KTENSOR_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -58,6 +60,45 @@ struct KTensor {
 };
 
 std::string ShapeString(const std::vector<int64_t>& dims);
+
+// Size-keyed free list of aligned buffers. While a ScopedBufferPool is active
+// on a thread, KTensor::Alloc on that thread takes buffers from the pool and
+// they return to it when their last KTensor goes away (on any thread), so
+// repeated runs of the same shapes allocate (and page-fault) nothing.
+class BufferPool {
+ public:
+  BufferPool() = default;
+  ~BufferPool();
+  BufferPool(const BufferPool&) = delete;
+  BufferPool& operator=(const BufferPool&) = delete;
+  // A buffer of at least `bytes` (64-byte aligned); *capacity gets its size.
+  void* Acquire(size_t bytes, size_t* capacity);
+  void Release(void* p, size_t capacity);
+  // Frees idle buffers that were not handed out since the previous Trim
+  // (shapes that stopped occurring).
+  void Trim();
+  size_t idle_bytes() const;
+
+ private:
+  struct Idle {
+    void* p;
+    bool used;  // in use since the last Trim
+  };
+  mutable std::mutex mu_;
+  std::multimap<size_t, Idle> idle_;  // capacity -> buffer
+  size_t idle_bytes_ = 0;
+};
+
+class ScopedBufferPool {
+ public:
+  explicit ScopedBufferPool(std::shared_ptr<BufferPool> pool);
+  ~ScopedBufferPool();
+  ScopedBufferPool(const ScopedBufferPool&) = delete;
+  ScopedBufferPool& operator=(const ScopedBufferPool&) = delete;
+
+ private:
+  std::shared_ptr<BufferPool> prev_;
+};
 
 }  // namespace kernels
 }  // namespace onnxc

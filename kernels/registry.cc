@@ -170,11 +170,11 @@ void EigenGemmCols(bool ta, bool tb, int64_t m, int64_t n0, int64_t nn, int64_t 
     if (!tb) {
       ConstMap B(b + n0, k, nn, Eigen::OuterStride<>(ldb));
       if (beta == 0.f) C.noalias() = alpha * (A * B);
-      else { C *= beta; C.noalias() += alpha * (A * B); }
+      else { if (beta != 1.f) C *= beta; C.noalias() += alpha * (A * B); }
     } else {
       ConstMap Bt(b + n0 * ldb, nn, k, Eigen::OuterStride<>(ldb));
       if (beta == 0.f) C.noalias() = alpha * (A * Bt.transpose());
-      else { C *= beta; C.noalias() += alpha * (A * Bt.transpose()); }
+      else { if (beta != 1.f) C *= beta; C.noalias() += alpha * (A * Bt.transpose()); }
     }
   };
   if (!ta) run(ConstMap(a, m, k, Eigen::OuterStride<>(lda)));
@@ -222,6 +222,21 @@ void Sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   } else {
     EigenGemmCols(trans_a, trans_b, m, 0, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
+#endif
+}
+
+void SgemmSerial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                 const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                 int64_t ldc) {
+  if (m == 0 || n == 0) return;
+#ifdef ONNXC_GEMM_OPENBLAS
+  Sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+#else
+  if (k == 0) {
+    Sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  EigenGemmCols(trans_a, trans_b, m, 0, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 #endif
 }
 

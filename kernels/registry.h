@@ -95,6 +95,10 @@ void ParallelFor(int threads, int64_t n, const std::function<void(int64_t, int64
 void Sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
            const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
            int64_t ldc);
+// Same on the calling thread only (for kernels that parallelise themselves).
+void SgemmSerial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                 const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                 int64_t ldc);
 void SetBlasThreads(int n);
 
 // Conv with its weights given explicitly (the executor folds

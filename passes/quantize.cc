@@ -15,6 +15,7 @@
 #include "passes/quant_params.h"
 #include "passes/quantizer.h"
 #include "passes/registry.h"
+#include "passes/weight_quantizers.h"
 
 namespace onnxc {
 namespace {
@@ -135,24 +136,37 @@ class Quantize : public Pass {
     auto settings = ResolveSettings(options(), *ctx.settings);
     if (!settings.ok()) return settings.status();
     const QuantizationConfig& config = settings->config();
-    if (config.scheme() != QuantizationConfig::W8A8 && config.scheme() != QuantizationConfig::W8A16_ACT)
-      return absl::UnimplementedError(absl::StrCat("scheme ", QuantizationConfig::Scheme_Name(config.scheme()),
-                                                   " is not implemented yet (W8A8 and W8A16_ACT are)"));
+    QuantizeOptions qo;
+    if (auto* keep = ctx.analyses->GetCached<KeepFloatDecisions>()) qo.keep_float = keep->nodes;
+    const bool weight_only = config.scheme() == QuantizationConfig::W8A16 || config.scheme() == QuantizationConfig::W4A16;
+    if (weight_only || config.scheme() == QuantizationConfig::DYNAMIC) {
+      // No calibration: weights only, or activations quantized at run time.
+      auto report = weight_only ? QuantizeWeightOnly(model, *settings, qo) : QuantizeDynamic(model, *settings, qo);
+      if (!report.ok()) return report.status();
+      return Finish(model, ctx, config, *report, "none (" + QuantizationConfig::Scheme_Name(config.scheme()) + ")");
+    }
     RunSettings run = *ctx.settings;
     if (config.calibration_samples() > 0) run.extra["calib-samples"] = absl::StrCat(config.calibration_samples());
     PassContext calib_ctx{ctx.analyses, &run};
     auto stats = ctx.analyses->Get<CalibrationStats>(model, calib_ctx);
     if (!stats.ok()) return stats.status();
 
-    QuantizeOptions qo;
     qo.stats = *stats;
-    if (auto* keep = ctx.analyses->GetCached<KeepFloatDecisions>()) qo.keep_float = keep->nodes;
     auto report = QuantizeModel(model, *settings, qo);
     if (!report.ok()) return report.status();
+    return Finish(model, ctx, config, *report,
+                  absl::StrCat((*stats)->source, ", activation method ",
+                               CalibrationMethod_Name(config.activation().method())));
+  }
+
+ private:
+  // Report, record file and fake-quant model, for every scheme.
+  absl::StatusOr<PassResult> Finish(Model& model, PassContext& ctx, const QuantizationConfig& config,
+                                    QuantizeReport& qr, const std::string& calibration) {
+    QuantizeReport* report = &qr;
     report->record.set_model(model.path());
     report->record.set_scheme(QuantizationConfig::Scheme_Name(config.scheme()));
-    report->record.set_calibration(absl::StrCat((*stats)->source, ", activation method ",
-                                                CalibrationMethod_Name(config.activation().method())));
+    report->record.set_calibration(calibration);
 
     PassResult r;
     r.changes = report->quantized_nodes + report->folded_activations;

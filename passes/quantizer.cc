@@ -191,7 +191,9 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
   absl::flat_hash_map<const Value*, std::pair<float, float>> range_override;
   if (config.fold_relu()) {
     for (Node* p : compute) {
-      if (p->op_type() == "Relu" || p->op_type() == "Clip" || !quantized.contains(p)) continue;
+      // A Relu/Clip folded earlier in this loop has been erased: `p` may point
+      // to freed memory, so ask `quantized` (which forgot it) before touching it.
+      if (!quantized.contains(p) || p->op_type() == "Relu" || p->op_type() == "Clip") continue;
       const NodeSettings& ps = node_settings[p];
       if (ps.activation.symmetric()) continue;  // a symmetric range cannot clamp at 0
       Value* y = p->output(0);
@@ -236,6 +238,11 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
   absl::flat_hash_map<const Value*, const Node*> settings_from;
   auto add_tensor = [&](const Value* v, const Node* n) {
     if (v == nullptr || !IsFloat(v->elem_type()) || GetConstant(model, v)) return;
+    // A tensor only read as a graph output gets no Q/DQ pair: nothing would
+    // read its DequantizeLinear, and a QuantizeLinear on a graph output keeps
+    // ONNX Runtime from fusing the producer (the last Gemm then stays float
+    // instead of becoming QGemm with a float output).
+    if (v->uses().empty()) return;
     if (in_set.insert(v).second) tensors.push_back(v);
     settings_from.emplace(v, n);
   };
@@ -357,9 +364,16 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
       QuantizedWeight qw = QuantizeWeight(w, s.weight.type(), s.weight.symmetric(), axis);
       Value* data = g.AddInitializer(g.FreshName(wv->name() + "_quantized"), qw.data);
       Value* scale = g.AddInitializer(g.FreshName(wv->name() + "_scale"), ScaleTensor(qw.scales, axis >= 0));
-      Value* zp = g.AddInitializer(g.FreshName(wv->name() + "_zero_point"),
-                                   ZeroPointTensor(qw.zero_points, OnnxTypeOf(s.weight.type()), axis >= 0));
-      Node* dq = g.CreateNode("DequantizeLinear", {data, scale, zp}, 1, g.nodes().front().get(),
+      // All-zero int8 zero points are left out (DequantizeLinear's default is
+      // 0 of the input's type): they are bytes in the file and nothing else.
+      bool zero_zp = s.weight.type() == INT8 &&
+                     std::all_of(qw.zero_points.begin(), qw.zero_points.end(), [](int32_t z) { return z == 0; });
+      Value* zp = zero_zp ? nullptr
+                          : g.AddInitializer(g.FreshName(wv->name() + "_zero_point"),
+                                             ZeroPointTensor(qw.zero_points, OnnxTypeOf(s.weight.type()), axis >= 0));
+      std::vector<Value*> dq_inputs = {data, scale};
+      if (zp) dq_inputs.push_back(zp);
+      Node* dq = g.CreateNode("DequantizeLinear", dq_inputs, 1, g.nodes().front().get(),
                               g.FreshName(wv->name() + "_DequantizeLinear"));
       if (axis >= 0) dq->SetAttr(Attribute::Int("axis", axis));
       cached = weight_cache.emplace(wv, std::make_pair(dq->output(0), std::move(qw))).first;
@@ -383,9 +397,8 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
     Value* bv = n->input(2);
     Value* data = g.AddInitializer(g.FreshName(bv->name() + "_quantized"), qb.data);
     Value* scale = g.AddInitializer(g.FreshName(bv->name() + "_scale"), ScaleTensor(qb.scales, qb.axis >= 0));
-    Value* zp = g.AddInitializer(g.FreshName(bv->name() + "_zero_point"),
-                                 ZeroPointTensor(qb.zero_points, onnx::TensorProto::INT32, qb.axis >= 0));
-    Node* dq = g.CreateNode("DequantizeLinear", {data, scale, zp}, 1, g.nodes().front().get(),
+    // Bias zero points are always 0: left out (the default), as for weights.
+    Node* dq = g.CreateNode("DequantizeLinear", {data, scale}, 1, g.nodes().front().get(),
                             g.FreshName(bv->name() + "_DequantizeLinear"));
     if (qb.axis >= 0) dq->SetAttr(Attribute::Int("axis", 0));
     n->SetInput(2, dq->output(0));
