@@ -13,14 +13,17 @@ PACKAGES=(
   # test data: ONNX conformance suite, exporters, a real data set
   libonnx-testdata python3-torch python3-torchvision python3-onnx python3-numpy
   dataset-fashion-mnist
-  # reference runtime (onnxruntime-node) and scripts
-  nodejs npm
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm for the reference runtime (onnxruntime-node): only when the
+# commands are missing, since a NodeSource nodejs bundles npm and conflicts
+# with Debian's npm package.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   SUDO=""
