@@ -963,7 +963,7 @@ absl::StatusOr<std::unique_ptr<CalibrationData>> CalibrationData::Open(const Mod
   if (RequiredInputs(ins) == 0) return absl::InvalidArgumentError("calibration: the model has no inputs to feed");
   if (spec.empty() || spec == "random") {
     int64_t n = o.max_samples > 0 ? o.max_samples : o.random_samples;
-    std::cerr << "\n"
+    if (o.warn_random) std::cerr << "\n"
               << "*****************************************************************************\n"
               << "** WARNING: no calibration data given: calibrating on RANDOM data (" << n << " samples)\n"
               << "** Activation ranges will not match real inputs and the quantized model's\n"

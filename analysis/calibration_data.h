@@ -43,6 +43,9 @@ struct CalibrationOptions {
   std::string shape;
   int64_t random_samples = 16;  // for "" / "random" when max_samples is -1
   uint64_t seed = 1234;
+  // Warn loudly that random data is used (off for numeric checks, where
+  // random inputs are a fine probe).
+  bool warn_random = true;
 };
 
 // A source that yields samples one at a time (never all in memory).

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "analysis/graph_statistics.h"
+#include "analysis/output_check.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "ir/export.h"
@@ -50,6 +51,9 @@ ABSL_FLAG(std::string, calib_data, "",
           "With no --pipeline, giving it runs 'optimize,quantize'.");
 ABSL_FLAG(std::string, fake_quant_output, "",
           "Also write a fake-quant simulation model (float weights holding quantized values) here.");
+ABSL_FLAG(int64_t, check_samples, 8,
+          "Run the original and the result on this many samples (from --calib-data, else "
+          "random) with the kernels and report how far the outputs moved; 0 turns it off.");
 ABSL_FLAG(std::string, reproducer_dir, "",
           "Where a failing run writes its reproducer (default: <output>.reproducer).");
 
@@ -110,13 +114,19 @@ int Main(int argc, char** argv) {
   std::string input = ResolveUserPath(absl::GetFlag(FLAGS_input));
   std::string output = ResolveUserPath(absl::GetFlag(FLAGS_output));
   bool example = input.empty() && output.empty() && argc == 1;
+  std::string example_calib;
   if (example) {
-    input = RunfilesDir(argv[0]) + "/onnxcompress/testdata/models/conv_bn.onnx";
+    // The main job on a real model: a Fashion-MNIST CNN (testdata/fashion_mnist.py)
+    // quantized to int8 with 32 bundled calibration images.
+    std::string bundle = RunfilesDir(argv[0]) + "/onnxcompress/testdata/models/fmnist_cnn";
+    input = bundle + "/model.onnx";
+    example_calib = bundle + "/calib";
     std::string dir = fs::temp_directory_path() / "onnxc-example-XXXXXX";
     if (::mkdtemp(dir.data()) == nullptr) return Fail(kExitInternal, "cannot create a temporary folder");
-    output = dir + "/conv_bn.compressed.onnx";
-    std::printf("No arguments: running the bundled example\n  input  %s\n  output %s\n",
-                input.c_str(), output.c_str());
+    output = dir + "/fmnist_cnn.int8.onnx";
+    std::printf("No arguments: quantizing the bundled example (a Fashion-MNIST CNN)\n  input  %s\n"
+                "  calibration data %s\n  output %s\n",
+                input.c_str(), example_calib.c_str(), output.c_str());
   }
   if (input.empty() || output.empty())
     return Fail(kExitUsage, "--input and --output are both required (or give no arguments to run the example); see --help");
@@ -126,6 +136,7 @@ int Main(int argc, char** argv) {
 
   std::string calib_data = absl::GetFlag(FLAGS_calib_data);
   if (calib_data.empty()) calib_data = config.calib_data();
+  if (calib_data.empty()) calib_data = example_calib;
   if (!calib_data.empty() && calib_data != "random" && calib_data.find(':') == std::string::npos)
     calib_data = ResolveUserPath(calib_data);
   std::string pipeline = absl::GetFlag(FLAGS_pipeline);
@@ -181,6 +192,24 @@ int Main(int argc, char** argv) {
   absl::Status saved = SaveModel(**model, output, save);
   if (!saved.ok()) return Fail(kExitInternal, std::string(saved.message()));
 
+  // What it cost: the original (reloaded from disk, never modified) and the
+  // result on the same inputs.
+  nlohmann::json accuracy;
+  std::string accuracy_text;
+  if (absl::GetFlag(FLAGS_check_samples) > 0) {
+    auto original = LoadModel(input);
+    absl::StatusOr<OutputCheck> check = original.ok()
+        ? CompareModelOutputs(**original, **model, calib_data, absl::GetFlag(FLAGS_check_samples), settings.threads)
+        : absl::StatusOr<OutputCheck>(original.status());
+    if (check.ok()) {
+      accuracy = check->ToJson();
+      accuracy_text = absl::StrCat("what it cost, on ", check->source, ":\n", check->Summary());
+    } else {
+      accuracy = {{"skipped", std::string(check.status().message())}};
+      accuracy_text = absl::StrCat("accuracy check skipped: ", check.status().message(), "\n");
+    }
+  }
+
   int64_t nodes_after = CountNodes(**model);
   int64_t in_bytes = FileBytes(input), out_bytes = FileBytes(output);
   std::printf("%s", (*pm)->Summary().c_str());
@@ -189,12 +218,14 @@ int Main(int argc, char** argv) {
               static_cast<long long>(in_bytes), static_cast<long long>(out_bytes),
               out_bytes > 0 ? static_cast<double>(in_bytes) / out_bytes : 0.0,
               checker_ran ? ", ONNX checker passed" : "");
+  std::printf("%s", accuracy_text.c_str());
 
   std::string report = absl::GetFlag(FLAGS_report).empty() ? config.report() : absl::GetFlag(FLAGS_report);
   if (example && report.empty()) report = output + ".report.json";
   if (!report.empty()) {
     report = ResolveUserPath(report);
     nlohmann::json j = (*pm)->ReportJson();
+    j["accuracy"] = accuracy;
     j["input"] = {{"path", input}, {"bytes", in_bytes}, {"nodes", nodes_before}};
     j["output"] = {{"path", output}, {"bytes", out_bytes}, {"nodes", nodes_after},
                    {"onnx_checker", checker_ran ? "passed" : "not run (opset unknown to the checker or input failed it)"}};
