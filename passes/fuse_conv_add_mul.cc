@@ -53,10 +53,13 @@ class FuseConvAddMul : public Pass {
     std::vector<Graph*> graphs;
     model.graph().ForEachGraph([&](Graph* g) { graphs.push_back(g); });
     for (Graph* g : graphs) {
-      for (Node* n : g->NodeSnapshot()) {
-        if (!n->IsOp("Conv") || MatchesAny(n->name(), skip)) continue;
+      // Convs first: folding erases the Mul/Add nodes after them, so a
+      // snapshot of all nodes would hold pointers to erased nodes.
+      std::vector<Node*> convs;
+      for (const auto& n : g->nodes())
+        if (n->IsOp("Conv") && !MatchesAny(n->name(), skip)) convs.push_back(n.get());
+      for (Node* n : convs)
         while (FoldNext(model, *g, n)) ++r.changes;
-      }
     }
     r.notes.push_back(absl::StrCat(r.changes, " Add/Sub/Mul/Div folded into Conv"));
     return r;

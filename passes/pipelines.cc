@@ -15,7 +15,7 @@ ONNXC_REGISTER_PIPELINE(cleanup, "cleanup",
 ONNXC_REGISTER_PIPELINE(optimize, "optimize",
                         "the default graph optimisation: cleanup plus fusions, until nothing changes",
                         "constant-to-initializer,shape-inference,"
-                        "fixed-point(eliminate-noops,fuse-conv-bn,fuse-conv-add-mul,cse,dce)");
+                        "fixed-point(eliminate-noops,fold-constants,fuse-conv-bn,fuse-conv-add-mul,cse,dce)");
 
 }  // namespace
 }  // namespace onnxc

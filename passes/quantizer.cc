@@ -187,6 +187,47 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
   }
   absl::flat_hash_set<const Node*> quantized(compute.begin(), compute.end());
 
+  // Nodes kept float on purpose (skip lists, fallback) and the data-movement
+  // ops that lead into them. ONNX Runtime quantizes a float Conv/Gemm whose
+  // input comes from a DequantizeLinear by itself (WeightBiasQuantization),
+  // also when the DequantizeLinear sits before a MaxPool/Reshape it
+  // propagates through; so a kept-float node must read float tensors all
+  // the way back, and its outputs get no Q/DQ pair either.
+  absl::flat_hash_set<const Node*> kept_float;
+  for (Node* n : g.NodeSnapshot()) {
+    const std::string& id = id_of[n];
+    const std::string& op = n->op_type();
+    if (!WeightedOps().count(op) && !ComputeOps().count(op) && !DataMovementOps().count(op)) continue;
+    if (settings.For(*n).skip || keep_float.contains(id)) kept_float.insert(n);
+  }
+  absl::flat_hash_set<const Node*> float_feeders;  // data-movement ops read (transitively) by kept-float nodes
+  {
+    std::vector<Node*> order = g.NodeSnapshot();
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      Node* n = *it;
+      if (!DataMovementOps().count(n->op_type())) continue;
+      bool feeds = false;
+      for (Value* out : n->outputs())
+        if (out)
+          for (const Use& u : out->uses()) feeds |= kept_float.contains(u.node) || float_feeders.contains(u.node);
+      if (feeds) float_feeders.insert(n);
+    }
+  }
+
+  // Whether a data-movement node will be quantized in step 3 (it then reads
+  // the DequantizeLinear of a quantized neighbour's output).
+  auto movement_quantized = [&](const Node* n) {
+    if (!DataMovementOps().count(n->op_type()) || (!n->domain().empty() && n->domain() != "ai.onnx")) return false;
+    const std::string& id = id_of[n];
+    if (kept_float.contains(n) || float_feeders.contains(n) || (options.only && !options.only->contains(id)))
+      return false;
+    std::vector<int> ins = ActivationInputs(model, *n);
+    bool has_stats = !ins.empty();
+    for (int i : ins) has_stats &= stats.tensors.count(n->input(i)->name()) > 0;
+    for (Value* out : n->outputs()) has_stats &= out == nullptr || stats.tensors.count(out->name()) > 0;
+    return has_stats;
+  };
+
   // 2. Fold Relu/Clip into the range of the quantized op before them.
   absl::flat_hash_map<const Value*, std::pair<float, float>> range_override;
   if (config.fold_relu()) {
@@ -200,6 +241,15 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
       if (y == nullptr || y->uses().size() != 1 || !y->output_of().empty()) continue;
       Node* r = y->uses()[0].node;
       if (!quantized.contains(r) || (r->op_type() != "Relu" && r->op_type() != "Clip")) continue;
+      // Folding is exact only if every reader of the Relu's output then reads
+      // the DequantizeLinear of `y` (whose range starts at 0). A float reader
+      // (a kept-float layer, a graph output) would get y without the Relu.
+      Value* r_out = r->output(0);
+      if (r_out == nullptr || r_out->IsGraphOutput() || r_out->uses().empty()) continue;
+      bool all_quantized = true;
+      for (const Use& u : r_out->uses())
+        all_quantized &= (quantized.contains(u.node) && u.node != r) || movement_quantized(u.node);
+      if (!all_quantized) continue;
       float lo = 0, hi = INFINITY;
       if (r->op_type() == "Clip") {
         if (opset < 11) {
@@ -221,7 +271,13 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
       rlo = std::max(rlo, lo);
       rhi = std::min(rhi, hi);
       std::string rid = id_of[r];
+      std::vector<Value*> clip_bounds;
+      for (int i = 1; i < r->num_inputs(); ++i)
+        if (r->input(i)) clip_bounds.push_back(r->input(i));
       if (!BypassNode(g, r, y)) continue;
+      // Clip's min/max initializers are left unread (unless another node shares them).
+      for (Value* c : clip_bounds)
+        if (c->has_initializer() && !c->IsUsed() && !c->is_graph_input() && !c->IsGraphOutput()) g.RemoveInitializer(c);
       quantized.erase(r);
       range_override[y] = {rlo, rhi};
       report.notes.push_back(absl::StrCat(rid, " folded into ", id_of[p]));
@@ -243,6 +299,7 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
     // ONNX Runtime from fusing the producer (the last Gemm then stays float
     // instead of becoming QGemm with a float output).
     if (v->uses().empty()) return;
+    if (v->producer() != nullptr && kept_float.contains(v->producer())) return;
     if (in_set.insert(v).second) tensors.push_back(v);
     settings_from.emplace(v, n);
   };
@@ -255,7 +312,8 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
     if (!DataMovementOps().count(n->op_type()) || (!n->domain().empty() && n->domain() != "ai.onnx")) continue;
     NodeSettings s = settings.For(*n);
     const std::string& id = id_of[n];
-    if (s.skip || keep_float.contains(id) || (options.only && !options.only->contains(id))) continue;
+    if (s.skip || keep_float.contains(id) || float_feeders.contains(n) || (options.only && !options.only->contains(id)))
+      continue;
     std::vector<int> ins = ActivationInputs(model, *n);
     bool touches = false;
     for (int i : ins) touches |= in_set.contains(n->input(i));
@@ -305,9 +363,17 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
   // 5. Rewrite: Q/DQ pairs on activations.
   bool wide = false;
   absl::flat_hash_map<const Value*, const Value*> original_of;  // DQ output -> float tensor
+  absl::flat_hash_set<const Value*> quantized_tensors;          // float tensors given a Q/DQ pair
   for (const Value* cv : tensors) {
     Value* v = const_cast<Value*>(cv);
     const ActParams& p = params[v];
+    // Only tensors a quantized node reads get a pair. E.g. a quantized Conv
+    // whose only consumer is kept float: a Q/DQ pair there would be read by
+    // nothing, and ONNX Runtime cannot fuse the Conv anyway (its output also
+    // feeds a float node).
+    bool read_quantized = false;
+    for (const Use& u : v->uses()) read_quantized |= quantized.contains(u.node);
+    if (!read_quantized) continue;
     std::string domain;
     if (BitsOf(p.type) == 16 && opset < 21) {
       domain = "com.microsoft";  // 16-bit Q/DQ before opset 21
@@ -324,6 +390,7 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
     for (const Use& u : uses)
       if (quantized.contains(u.node)) u.node->SetInput(u.index, dq->output(0));
     original_of[dq->output(0)] = v;
+    quantized_tensors.insert(v);
     ++report.qdq_pairs;
   }
   if (wide && model.OpsetVersion("com.microsoft") < 1) model.SetOpsetVersion("com.microsoft", 1);
@@ -345,7 +412,7 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
       t->set_range_max(p.hi);
     }
     for (Value* out : n->outputs()) {
-      if (out == nullptr || !params.count(out)) continue;
+      if (out == nullptr || !params.count(out) || !quantized_tensors.contains(out)) continue;
       const ActParams& p = params[out];
       auto* t = layer->add_output();
       *t = RecordTensor(out->name(), {p.q.scale}, {p.q.zero_point}, p.type, -1);
@@ -364,16 +431,11 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
       QuantizedWeight qw = QuantizeWeight(w, s.weight.type(), s.weight.symmetric(), axis);
       Value* data = g.AddInitializer(g.FreshName(wv->name() + "_quantized"), qw.data);
       Value* scale = g.AddInitializer(g.FreshName(wv->name() + "_scale"), ScaleTensor(qw.scales, axis >= 0));
-      // All-zero int8 zero points are left out (DequantizeLinear's default is
-      // 0 of the input's type): they are bytes in the file and nothing else.
-      bool zero_zp = s.weight.type() == INT8 &&
-                     std::all_of(qw.zero_points.begin(), qw.zero_points.end(), [](int32_t z) { return z == 0; });
-      Value* zp = zero_zp ? nullptr
-                          : g.AddInitializer(g.FreshName(wv->name() + "_zero_point"),
-                                             ZeroPointTensor(qw.zero_points, OnnxTypeOf(s.weight.type()), axis >= 0));
-      std::vector<Value*> dq_inputs = {data, scale};
-      if (zp) dq_inputs.push_back(zp);
-      Node* dq = g.CreateNode("DequantizeLinear", dq_inputs, 1, g.nodes().front().get(),
+      // Weight zero points stay even when all 0: ONNX Runtime's QDQ Gemm -> QGemm
+      // fusion needs B's zero point (without it the last Gemm stays float).
+      Value* zp = g.AddInitializer(g.FreshName(wv->name() + "_zero_point"),
+                                   ZeroPointTensor(qw.zero_points, OnnxTypeOf(s.weight.type()), axis >= 0));
+      Node* dq = g.CreateNode("DequantizeLinear", {data, scale, zp}, 1, g.nodes().front().get(),
                               g.FreshName(wv->name() + "_DequantizeLinear"));
       if (axis >= 0) dq->SetAttr(Attribute::Int("axis", axis));
       cached = weight_cache.emplace(wv, std::make_pair(dq->output(0), std::move(qw))).first;
@@ -397,7 +459,9 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
     Value* bv = n->input(2);
     Value* data = g.AddInitializer(g.FreshName(bv->name() + "_quantized"), qb.data);
     Value* scale = g.AddInitializer(g.FreshName(bv->name() + "_scale"), ScaleTensor(qb.scales, qb.axis >= 0));
-    // Bias zero points are always 0: left out (the default), as for weights.
+    // Bias zero points are always 0: left out (DequantizeLinear's default);
+    // ONNX Runtime fuses QLinearConv / QGemm without them, and for int32 they
+    // are 4 bytes per channel of nothing.
     Node* dq = g.CreateNode("DequantizeLinear", {data, scale}, 1, g.nodes().front().get(),
                             g.FreshName(bv->name() + "_DequantizeLinear"));
     if (qb.axis >= 0) dq->SetAttr(Attribute::Int("axis", 0));
