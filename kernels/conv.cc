@@ -59,12 +59,14 @@ void DepthwisePlane(const float* x, const float* w, float bias, const Geometry& 
       std::memcpy(dst + c0, src + (c0 - PL), (c1 - c0) * sizeof(float));
       for (int64_t c = c1; c < PW; ++c) dst[c] = 0.f;
     } else {
-      float* ev = dst;
-      float* od = dst + half;
-      for (int64_t j = 0; j < half; ++j) {
-        int64_t ce = 2 * j, co = 2 * j + 1;
-        ev[j] = ce >= c0 && ce < c1 ? src[ce - PL] : 0.f;
-        od[j] = co >= c0 && co < c1 ? src[co - PL] : 0.f;
+      // Padded column 2j + p (p = 0 even, 1 odd) is valid iff c0 <= 2j + p < c1.
+      for (int64_t p = 0; p < 2; ++p) {
+        float* __restrict d = dst + p * half;
+        int64_t j0 = std::min(half, (c0 - p + 1) / 2), j1 = std::max(j0, std::min(half, (c1 - p + 1) / 2));
+        const float* __restrict sp = src + p - PL;  // column 2j + p
+        for (int64_t j = 0; j < j0; ++j) d[j] = 0.f;
+        for (int64_t j = j0; j < j1; ++j) d[j] = sp[2 * j];
+        for (int64_t j = j1; j < half; ++j) d[j] = 0.f;
       }
     }
   }

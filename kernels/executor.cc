@@ -128,7 +128,8 @@ std::shared_ptr<FusedConv> MatchConv(const Node* conv, const Graph& g, int opset
   const int64_t M = w->dims().empty() ? 0 : w->dims()[0];
   if (M == 0) return nullptr;
   std::vector<double> wt(w->num_elements()), bt(M, 0.0);
-  for (int64_t i = 0; i < w->num_elements(); ++i) wt[i] = w->data<float>()[i];
+  const float* wp = w->data<float>();
+  for (int64_t i = 0, n = w->num_elements(); i < n; ++i) wt[i] = wp[i];
   if (b) {
     if (b->num_elements() != M) return nullptr;
     for (int64_t i = 0; i < M; ++i) bt[i] = b->data<float>()[i];
@@ -191,7 +192,8 @@ std::shared_ptr<FusedConv> MatchConv(const Node* conv, const Graph& g, int opset
   if (!changed && epi.kind == Epilogue::kNone) return nullptr;
   auto f = std::make_shared<FusedConv>();
   f->w = KTensor::Alloc(TP::FLOAT, w->dims());
-  for (int64_t i = 0; i < w->num_elements(); ++i) f->w.mut<float>()[i] = static_cast<float>(wt[i]);
+  float* fw = f->w.mut<float>();
+  for (int64_t i = 0, n = w->num_elements(); i < n; ++i) fw[i] = static_cast<float>(wt[i]);
   f->b = KTensor::Alloc(TP::FLOAT, {M});
   for (int64_t i = 0; i < M; ++i) f->b.mut<float>()[i] = static_cast<float>(bt[i]);
   f->epi = epi;

@@ -2,6 +2,7 @@
 // listing, If/Loop with outer-scope captures, RunNode.
 #include "kernels/executor.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 
@@ -45,6 +46,109 @@ std::unique_ptr<Graph> Chain(int n, int64_t size) {
   }
   g->AddOutput(cur);
   return g;
+}
+
+// Conv fast paths (depthwise padded-plane loop, blocked im2col GEMM, 1x1
+// without im2col, bias and Clip in the epilogue) against a direct loop, for
+// strides, pads (asymmetric too), dilations and groups, at 1 and 2 threads,
+// fused (no observer) and not.
+struct ConvCase {
+  int64_t n, c, h, w, m, k, stride, dil, group;
+  std::vector<int64_t> pads;  // t, l, b, r
+};
+
+std::vector<float> RefConv(const ConvCase& cc, const std::vector<float>& x,
+                           const std::vector<float>& wt, const std::vector<float>& b, float lo,
+                           float hi, int64_t* oh, int64_t* ow) {
+  int64_t ek = (cc.k - 1) * cc.dil + 1;
+  *oh = (cc.h + cc.pads[0] + cc.pads[2] - ek) / cc.stride + 1;
+  *ow = (cc.w + cc.pads[1] + cc.pads[3] - ek) / cc.stride + 1;
+  int64_t cg = cc.c / cc.group, mg = cc.m / cc.group;
+  std::vector<float> y(cc.n * cc.m * *oh * *ow);
+  for (int64_t n = 0; n < cc.n; ++n)
+    for (int64_t m = 0; m < cc.m; ++m)
+      for (int64_t i = 0; i < *oh; ++i)
+        for (int64_t j = 0; j < *ow; ++j) {
+          double acc = b[m];
+          int64_t gi = m / mg;
+          for (int64_t ci = 0; ci < cg; ++ci)
+            for (int64_t p = 0; p < cc.k; ++p)
+              for (int64_t q = 0; q < cc.k; ++q) {
+                int64_t ih = i * cc.stride - cc.pads[0] + p * cc.dil;
+                int64_t iw = j * cc.stride - cc.pads[1] + q * cc.dil;
+                if (ih < 0 || ih >= cc.h || iw < 0 || iw >= cc.w) continue;
+                acc += static_cast<double>(wt[((m * cg + ci) * cc.k + p) * cc.k + q]) *
+                       x[((n * cc.c + gi * cg + ci) * cc.h + ih) * cc.w + iw];
+              }
+          float v = static_cast<float>(acc);
+          y[((n * cc.m + m) * *oh + i) * *ow + j] = std::min(hi, std::max(lo, v));
+        }
+  return y;
+}
+
+TEST(Executor, ConvFastPathsMatchDirectLoop) {
+  std::vector<ConvCase> cases = {
+      {1, 8, 9, 11, 8, 3, 1, 1, 8, {1, 1, 1, 1}},     // depthwise 3x3 s1
+      {2, 6, 12, 13, 6, 3, 2, 1, 6, {1, 1, 1, 1}},    // depthwise 3x3 s2, odd width
+      {1, 4, 10, 10, 4, 3, 2, 1, 4, {0, 1, 1, 0}},    // depthwise s2, asymmetric pads
+      {1, 3, 9, 9, 3, 5, 1, 2, 3, {2, 3, 1, 0}},      // depthwise 5x5 dilated
+      {1, 5, 11, 9, 5, 3, 3, 1, 5, {1, 0, 2, 1}},     // depthwise stride 3
+      {2, 7, 9, 10, 12, 3, 1, 1, 1, {1, 1, 1, 1}},    // dense 3x3
+      {1, 16, 14, 14, 40, 3, 2, 1, 1, {1, 1, 1, 1}},  // dense 3x3 s2, many rows (row split)
+      {2, 8, 7, 9, 6, 1, 1, 1, 1, {0, 0, 0, 0}},      // 1x1
+      {1, 8, 9, 9, 6, 1, 2, 1, 1, {0, 0, 0, 0}},      // 1x1 strided (im2col)
+      {1, 8, 8, 8, 12, 3, 1, 1, 4, {1, 1, 1, 1}},     // grouped
+      {1, 3, 70, 90, 8, 7, 2, 1, 1, {3, 3, 3, 3}},    // 7x7 s2, several column blocks
+  };
+  for (size_t ci = 0; ci < cases.size(); ++ci) {
+    const ConvCase& cc = cases[ci];
+    std::vector<float> x(cc.n * cc.c * cc.h * cc.w), wt(cc.m * (cc.c / cc.group) * cc.k * cc.k),
+        b(cc.m);
+    uint32_t seed = 12345 + ci;
+    auto rnd = [&] {
+      seed = seed * 1664525u + 1013904223u;
+      return static_cast<float>((seed >> 8) % 2001) / 1000.f - 1.f;
+    };
+    for (float& v : x) v = rnd();
+    for (float& v : wt) v = rnd();
+    for (float& v : b) v = rnd();
+    int64_t oh, ow;
+    std::vector<float> want = RefConv(cc, x, wt, b, -0.5f, 0.75f, &oh, &ow);
+    Graph g;
+    Value* xv = g.AddInput("x");
+    Value* wv = g.AddInitializer("w", Floats({cc.m, cc.c / cc.group, cc.k, cc.k}, wt));
+    Value* bv = g.AddInitializer("b", Floats({cc.m}, b));
+    Value* lo = g.AddInitializer("lo", Floats({}, {-0.5f}));
+    Value* hi = g.AddInitializer("hi", Floats({}, {0.75f}));
+    Node* conv = g.CreateNode("Conv", {xv, wv, bv}, 1);
+    conv->SetAttr(Attribute::Ints("strides", {cc.stride, cc.stride}));
+    conv->SetAttr(Attribute::Ints("dilations", {cc.dil, cc.dil}));
+    conv->SetAttr(Attribute::Ints("pads", cc.pads));
+    conv->SetAttr(Attribute::Int("group", cc.group));
+    Node* clip = g.CreateNode("Clip", {conv->output(0), lo, hi}, 1);
+    g.AddOutput(clip->output(0));
+    for (int threads : {1, 2}) {
+      ExecutorOptions o = Opts();
+      o.threads = threads;
+      auto ex = Executor::Create(g, o);
+      ASSERT_TRUE(ex.ok()) << ex.status();
+      Observer obs = [](const Value&, const TensorView&) {};
+      for (const Observer* ob : std::vector<const Observer*>{nullptr, &obs}) {
+        for (int rep = 0; rep < 2; ++rep) {  // second run: recycled buffers
+          auto out = (*ex)->Run({{"x", Floats({cc.n, cc.c, cc.h, cc.w}, x)}}, ob);
+          ASSERT_TRUE(out.ok()) << out.status();
+          const Tensor& y = (*out)[0];
+          ASSERT_EQ(y.dims(), (std::vector<int64_t>{cc.n, cc.m, oh, ow})) << "case " << ci;
+          const float* got = y.data<float>();
+          for (size_t i = 0; i < want.size(); ++i) {
+            ASSERT_NEAR(got[i], want[i], 1e-4f)
+                << "case " << ci << " threads " << threads << " fused " << (ob == nullptr)
+                << " at " << i;
+          }
+        }
+      }
+    }
+  }
 }
 
 TEST(Executor, ObserverSeesEveryTensorOnce) {

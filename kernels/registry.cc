@@ -17,6 +17,13 @@ extern "C" {
 void cblas_sgemm(int order, int trans_a, int trans_b, int m, int n, int k, float alpha,
                  const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc);
 void openblas_set_num_threads(int n);
+#ifdef ONNXC_GEMM_DNNL
+// oneDNN's C API (libdnnl2; dnnl_dim_t is int64_t, row-major, returns dnnl_status_t).
+int dnnl_sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha,
+               const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+               int64_t ldc);
+void omp_set_num_threads(int n);
+#endif
 }
 
 namespace onnxc {
@@ -236,6 +243,18 @@ void SgemmSerial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, fl
     Sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
+#ifdef ONNXC_GEMM_DNNL
+  // One OpenMP thread per calling thread: the executor's pool parallelises.
+  thread_local bool omp_set = false;
+  if (!omp_set) {
+    omp_set_num_threads(1);
+    omp_set = true;
+  }
+  if (dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta,
+                 c, ldc) == 0) {
+    return;
+  }
+#endif
   EigenGemmCols(trans_a, trans_b, m, 0, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 #endif
 }
