@@ -26,6 +26,7 @@
 #include "passes/instrumentation.h"
 #include "passes/pass_manager.h"
 #include "tools/cli_util.h"
+#include "tools/html_report.h"
 #include "tools/compress_config.pb.h"
 
 ABSL_FLAG(std::string, input, "", "ONNX model to compress (never modified).");
@@ -54,6 +55,9 @@ ABSL_FLAG(std::string, fake_quant_output, "",
 ABSL_FLAG(int64_t, check_samples, 8,
           "Run the original and the result on this many samples (from --calib-data, else "
           "random) with the kernels and report how far the outputs moved; 0 turns it off.");
+ABSL_FLAG(std::string, eval_cmd, "",
+          "For fallback{target-metric=X}: a command that prints a metric (e.g. top-1) as its last "
+          "line; {model} is replaced by the path of a candidate model.");
 ABSL_FLAG(std::string, reproducer_dir, "",
           "Where a failing run writes its reproducer (default: <output>.reproducer).");
 
@@ -173,6 +177,7 @@ int Main(int argc, char** argv) {
   if (config.has_quantization())
     google::protobuf::TextFormat::PrintToString(config.quantization(), &settings.extra["quantization-config"]);
   settings.extra["quant-record"] = output + ".quant_record.pbtxt";
+  if (!absl::GetFlag(FLAGS_eval_cmd).empty()) settings.extra["eval-cmd"] = absl::GetFlag(FLAGS_eval_cmd);
   if (!absl::GetFlag(FLAGS_fake_quant_output).empty())
     settings.extra["fake-quant"] = ResolveUserPath(absl::GetFlag(FLAGS_fake_quant_output));
   PassContext ctx;
@@ -232,6 +237,10 @@ int Main(int argc, char** argv) {
     absl::Status w = WriteFileAtomically(report, j.dump(2) + "\n");
     if (!w.ok()) return Fail(kExitInternal, std::string(w.message()));
     std::printf("report: %s\n", report.c_str());
+    std::string html = HtmlReportPath(report);
+    absl::Status wh = WriteFileAtomically(html, RenderHtmlReport(j));
+    if (!wh.ok()) return Fail(kExitInternal, std::string(wh.message()));
+    std::printf("report (HTML): %s\n", html.c_str());
   }
   return kExitOk;
 }

@@ -1,0 +1,244 @@
+#include "tools/html_report.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+
+namespace onnxc {
+namespace {
+
+std::string Esc(const std::string& s) {
+  return absl::StrReplaceAll(s, {{"&", "&amp;"}, {"<", "&lt;"}, {">", "&gt;"}, {"\"", "&quot;"}});
+}
+
+std::string Str(const nlohmann::json& j) {
+  if (j.is_string()) return j.get<std::string>();
+  if (j.is_null()) return "";
+  return j.dump();
+}
+
+double Num(const nlohmann::json& j, double def = 0) { return j.is_number() ? j.get<double>() : def; }
+
+// One horizontal bar chart: a row per layer, worst first.
+std::string BarChart(const std::string& title, const std::vector<std::pair<std::string, double>>& rows,
+                     const std::string& unit, const std::string& color, const std::string& fmt) {
+  if (rows.empty()) return "";
+  const int label_w = 330, bar_w = 520, row_h = 18, top = 28;
+  double lo = rows[0].second, hi = rows[0].second;
+  for (const auto& r : rows) {
+    lo = std::min(lo, r.second);
+    hi = std::max(hi, r.second);
+  }
+  // Bars grow with the error: length ~ (hi - value), so the worst layer is longest.
+  double span = hi - lo;
+  if (span <= 0) span = std::max(1e-12, std::fabs(hi) * 1e-6);
+  int h = top + row_h * static_cast<int>(rows.size()) + 10;
+  std::string svg = absl::StrFormat(
+      "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' font-family='sans-serif' font-size='11'>"
+      "<text x='0' y='16' font-size='13' font-weight='bold'>%s</text>",
+      label_w + bar_w + 120, h, Esc(title));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    double v = rows[i].second;
+    double frac = 0.05 + 0.95 * (hi - v) / span;
+    int y = top + row_h * static_cast<int>(i);
+    std::string label = rows[i].first;
+    if (label.size() > 52) label = "…" + label.substr(label.size() - 51);
+    absl::StrAppend(&svg, absl::StrFormat("<text x='%d' y='%d' text-anchor='end'>%s</text>", label_w - 6, y + 12,
+                                          Esc(label)));
+    absl::StrAppend(&svg, absl::StrFormat("<rect x='%d' y='%d' width='%.1f' height='%d' fill='%s'/>", label_w, y + 2,
+                                          frac * bar_w, row_h - 4, color));
+    absl::StrAppend(&svg, absl::StrFormat("<text x='%.1f' y='%d'>%s %s</text>", label_w + frac * bar_w + 4, y + 12,
+                                          absl::StrFormat("%.1f", v),
+                                          Esc(unit)));
+    if (fmt == "cos") {
+      // replace the last value text with a precise cosine
+      size_t p = svg.rfind("<text");
+      svg.resize(p);
+      absl::StrAppend(&svg, absl::StrFormat("<text x='%.1f' y='%d'>%.7f</text>", label_w + frac * bar_w + 4, y + 12, v));
+    }
+  }
+  absl::StrAppend(&svg, "</svg>");
+  return svg;
+}
+
+std::string StepsChart(const nlohmann::json& search) {
+  const auto& steps = search["steps"];
+  if (!steps.is_array() || steps.empty()) return "";
+  const int w = 640, h = 260, l = 70, r = 20, t = 30, b = 40;
+  int kmax = std::max(1, static_cast<int>(Num(search["k_max"], 1)));
+  double target = Num(search["target"]);
+  bool sqnr = Str(search["metric"]).find("SQNR") != std::string::npos;
+  double lo = target, hi = target, finite_max = target;
+  for (const auto& s : steps)
+    if (Num(s["metric"]) < 150) finite_max = std::max(finite_max, Num(s["metric"]));
+  const double cap = finite_max + std::max(1.0, 0.15 * std::fabs(finite_max - target) + 2);  // identical outputs
+  for (const auto& s : steps) {
+    double m = Num(s["metric"]);
+    if (sqnr && m > cap) m = cap;
+    lo = std::min(lo, m);
+    hi = std::max(hi, m);
+  }
+  if (hi - lo <= 0) hi = lo + 1;
+  double pad = (hi - lo) * 0.08;
+  lo -= pad;
+  hi += pad;
+  auto X = [&](double k) { return l + (w - l - r) * k / kmax; };
+  auto Y = [&](double m) { return t + (h - t - b) * (hi - m) / (hi - lo); };
+  std::string svg = absl::StrFormat(
+      "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' font-family='sans-serif' font-size='11'>"
+      "<text x='0' y='16' font-size='13' font-weight='bold'>fallback search: %s vs layers kept float (order of "
+      "evaluation numbered)</text>"
+      "<line x1='%d' y1='%d' x2='%d' y2='%d' stroke='#444'/><line x1='%d' y1='%d' x2='%d' y2='%d' stroke='#444'/>",
+      w, h, Esc(Str(search["metric"])), l, h - b, w - r, h - b, l, t, l, h - b);
+  absl::StrAppend(&svg, absl::StrFormat("<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' stroke='#c00' "
+                                        "stroke-dasharray='5,4'/><text x='%d' y='%.1f' fill='#c00'>target %.6g</text>",
+                                        l, Y(target), w - r, Y(target), l + 4, Y(target) - 4, target));
+  absl::StrAppend(&svg, absl::StrFormat("<text x='%d' y='%d'>0</text><text x='%.1f' y='%d'>k=%d</text>", l - 3,
+                                        h - b + 14, X(kmax) - 20, h - b + 14, kmax));
+  absl::StrAppend(&svg, absl::StrFormat("<text x='4' y='%.1f'>%.6g</text><text x='4' y='%.1f'>%.6g</text>", Y(hi) + 10,
+                                        hi, Y(lo), lo));
+  int i = 0;
+  for (const auto& s : steps) {
+    double m = Num(s["metric"]);
+    if (sqnr && m > cap) m = cap;
+    bool met = s["met"].is_boolean() && s["met"].get<bool>();
+    double x = X(Num(s["k"])), y = Y(m);
+    absl::StrAppend(&svg, absl::StrFormat("<circle cx='%.1f' cy='%.1f' r='5' fill='%s'/><text x='%.1f' y='%.1f'>%d: "
+                                          "k=%d</text>",
+                                          x, y, met ? "#2a2" : "#d60", x + 7, y - 6, ++i,
+                                          static_cast<int>(Num(s["k"]))));
+  }
+  absl::StrAppend(&svg, "</svg>");
+  return svg;
+}
+
+}  // namespace
+
+std::string HtmlReportPath(const std::string& json_path) {
+  if (json_path.size() > 5 && json_path.substr(json_path.size() - 5) == ".json")
+    return json_path.substr(0, json_path.size() - 5) + ".html";
+  return json_path + ".html";
+}
+
+std::string RenderHtmlReport(const nlohmann::json& j) {
+  std::string h =
+      "<!DOCTYPE html><html><head><meta charset='utf-8'><title>onnxcompress report</title><style>"
+      "body{font-family:sans-serif;margin:20px;color:#222}table{border-collapse:collapse;margin:8px 0}"
+      "td,th{border:1px solid #ccc;padding:3px 8px;font-size:12px;vertical-align:top}th{background:#eee}"
+      "td.n{text-align:right}.notes{color:#555;font-size:11px;white-space:pre-wrap}"
+      ".loud{color:#fff;background:#c00;padding:6px;font-weight:bold}.ok{color:#161}"
+      "</style></head><body><h1>onnxcompress report</h1>";
+  absl::StrAppend(&h, "<p><b>pipeline</b> <code>", Esc(Str(j["pipeline"])), "</code></p>");
+  if (j.contains("input") && j.contains("output")) {
+    double ib = Num(j["input"]["bytes"]), ob = Num(j["output"]["bytes"]);
+    absl::StrAppend(&h, absl::StrFormat(
+                            "<p>%s (%.0f bytes, %.0f nodes) &rarr; %s (%.0f bytes, %.0f nodes): %.2fx smaller</p>",
+                            Esc(Str(j["input"]["path"])), ib, Num(j["input"]["nodes"]), Esc(Str(j["output"]["path"])),
+                            ob, Num(j["output"]["nodes"]), ob > 0 ? ib / ob : 0.0));
+  }
+
+  // Per-pass table.
+  absl::StrAppend(&h, "<h2>Passes</h2><table><tr><th>pass</th><th>changes</th><th>nodes</th><th>ms</th>"
+                      "<th>notes</th></tr>");
+  for (const auto& p : j["passes"]) {
+    std::string notes;
+    int n = 0;
+    for (const auto& note : p["notes"]) {
+      if (++n > 12) {
+        absl::StrAppend(&notes, "… (", p["notes"].size() - 12, " more in the JSON)\n");
+        break;
+      }
+      absl::StrAppend(&notes, Esc(Str(note)), "\n");
+    }
+    std::string spelling = Str(p["spelling"]);
+    if (p.contains("iteration")) absl::StrAppend(&spelling, " [round ", Str(p["iteration"]), "]");
+    absl::StrAppend(&h, absl::StrFormat("<tr><td><code>%s</code></td><td class='n'>%s</td><td class='n'>%s &rarr; "
+                                        "%s</td><td class='n'>%.1f</td><td class='notes'>%s</td></tr>",
+                                        Esc(spelling), Str(p["changes"]), Str(p["nodes_before"]),
+                                        Str(p["nodes_after"]), Num(p["seconds"]) * 1e3, notes));
+  }
+  absl::StrAppend(&h, "</table>");
+  if (j.contains("analyses_computed")) {
+    absl::StrAppend(&h, "<p><b>analyses computed</b>: ");
+    for (const auto& a : j["analyses_computed"])
+      absl::StrAppend(&h, Esc(Str(a["analysis"])), absl::StrFormat(" (%.1f ms); ", Num(a["seconds"]) * 1e3));
+    absl::StrAppend(&h, "</p>");
+  }
+
+  for (const auto& p : j["passes"]) {
+    if (p["pass"] == "layer-sensitivity" && p.contains("details") && p["details"].contains("layers")) {
+      const auto& d = p["details"];
+      absl::StrAppend(&h, "<h2>Layer sensitivity</h2><p>", Str(d["samples"]),
+                      " samples; each layer quantized alone; ranked by <b>", Esc(Str(d["rank_by"])),
+                      "</b>, worst first. Longer bar = more error.</p>");
+      std::vector<std::pair<std::string, double>> sq, cs, lc;
+      for (const auto& l : d["layers"]) {
+        if (!l.contains("output")) continue;
+        std::string name = Str(l["node"]) + " (" + Str(l["op_type"]) + ")";
+        sq.emplace_back(name, Num(l["output"]["sqnr_db"]));
+        cs.emplace_back(name, Num(l["output"]["cosine"], 1));
+        lc.emplace_back(name, Num(l["layer"]["cosine"], 1));
+      }
+      absl::StrAppend(&h, BarChart("output SQNR (dB), only this layer quantized", sq, "dB", "#4a7bd0", "f"), "<br>");
+      absl::StrAppend(&h, BarChart("output cosine, only this layer quantized", cs, "", "#d08a4a", "cos"), "<br>");
+      absl::StrAppend(&h, BarChart("cosine at the layer's own output (AMCT's measure)", lc, "", "#8a5ad0", "cos"));
+      absl::StrAppend(&h, "<table><tr><th>rank</th><th>node</th><th>op</th><th>out SQNR dB</th><th>out cosine</th>"
+                          "<th>out MSE</th><th>layer cosine</th><th>layer SQNR dB</th><th>note</th></tr>");
+      for (const auto& l : d["layers"]) {
+        if (!l.contains("output")) {
+          absl::StrAppend(&h, "<tr><td></td><td>", Esc(Str(l["node"])), "</td><td>", Esc(Str(l["op_type"])),
+                          "</td><td colspan=5></td><td>", Esc(Str(l.value("note", nlohmann::json("")))), "</td></tr>");
+          continue;
+        }
+        absl::StrAppend(&h, absl::StrFormat("<tr><td class='n'>%s</td><td>%s</td><td>%s</td><td class='n'>%.2f</td>"
+                                            "<td class='n'>%.7f</td><td class='n'>%.3g</td><td class='n'>%.7f</td>"
+                                            "<td class='n'>%.2f</td><td>%s</td></tr>",
+                                            Str(l["rank"]), Esc(Str(l["node"])), Esc(Str(l["op_type"])),
+                                            Num(l["output"]["sqnr_db"]), Num(l["output"]["cosine"]),
+                                            Num(l["output"]["mse"]), Num(l["layer"]["cosine"]),
+                                            Num(l["layer"]["sqnr_db"]),
+                                            Esc(Str(l.value("note", nlohmann::json(""))))));
+      }
+      absl::StrAppend(&h, "</table>");
+    }
+    if (p["pass"] == "fallback" && p.contains("details")) {
+      const auto& d = p["details"];
+      absl::StrAppend(&h, "<h2>Fallback <code>", Esc(Str(p["spelling"])), "</code></h2>");
+      if (d.contains("search")) {
+        const auto& s = d["search"];
+        bool met = s["met"].is_boolean() && s["met"].get<bool>();
+        if (!met)
+          absl::StrAppend(&h, "<p class='loud'>TARGET NOT MET: kept the best configuration found (k=",
+                          Str(s["chosen_k"]), ")</p>");
+        else
+          absl::StrAppend(&h, "<p class='ok'>target met with k=", Str(s["chosen_k"]), " of ", Str(s["layers_ranked"]),
+                          " ranked layers kept float (", Str(s["evaluations"]), " evaluations, ", Esc(Str(s["mode"])),
+                          " search)</p>");
+        absl::StrAppend(&h, StepsChart(s));
+        absl::StrAppend(&h, "<table><tr><th>#</th><th>k float</th><th>adds</th><th>", Esc(Str(s["metric"])),
+                        "</th><th>met</th><th>out SQNR dB</th><th>out cosine</th></tr>");
+        int i = 0;
+        for (const auto& st : s["steps"])
+          absl::StrAppend(&h, absl::StrFormat("<tr><td>%d</td><td class='n'>%s</td><td>%s</td><td class='n'>%.7g</td>"
+                                              "<td>%s</td><td class='n'>%.2f</td><td class='n'>%.7f</td></tr>",
+                                              ++i, Str(st["k"]), Esc(Str(st.value("adds", nlohmann::json("")))),
+                                              Num(st["metric"]), st["met"].get<bool>() ? "yes" : "no",
+                                              Num(st["outputs"]["sqnr_db"]), Num(st["outputs"]["cosine"])));
+        absl::StrAppend(&h, "</table>");
+      }
+      if (d.contains("kept_float")) {
+        absl::StrAppend(&h, "<table><tr><th>kept float</th><th>reason</th></tr>");
+        for (const auto& k : d["kept_float"])
+          absl::StrAppend(&h, "<tr><td>", Esc(Str(k["node"])), "</td><td>", Esc(Str(k["reason"])), "</td></tr>");
+        absl::StrAppend(&h, "</table>");
+      }
+    }
+  }
+  absl::StrAppend(&h, "</body></html>\n");
+  return h;
+}
+
+}  // namespace onnxc
