@@ -336,11 +336,12 @@ bool Tensor::loaded() const {
 
 absl::Status Tensor::Load() const {
   Storage& s = *storage_;
+  if (s.loaded.load(std::memory_order_acquire)) return absl::OkStatus();
   std::lock_guard<std::mutex> lock(s.mu);
   if (s.loaded) return absl::OkStatus();
   absl::Status st = ReadFileRange(s.external->path, s.external->offset, s.external->length, &s.bytes);
   if (!st.ok()) return st;
-  s.loaded = true;
+  s.loaded.store(true, std::memory_order_release);
   return absl::OkStatus();
 }
 
@@ -414,6 +415,9 @@ std::vector<float> Tensor::ToFloatVector() const {
   std::vector<float> out(n);
   if (type_ == onnx::TensorProto::FLOAT) {
     std::memcpy(out.data(), raw(), n * sizeof(float));
+  } else if (type_ == onnx::TensorProto::FLOAT16) {
+    const uint16_t* h = data<uint16_t>();
+    for (int64_t i = 0; i < n; ++i) out[i] = HalfToFloat(h[i]);
   } else {
     for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(ScalarAt(i));
   }

@@ -8,6 +8,7 @@
 #define ONNXC_IR_TENSOR_H_
 
 #include <cstdint>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -102,7 +103,9 @@ class Tensor {
  private:
   struct Storage {
     std::mutex mu;
-    bool loaded = true;
+    // Checked on every data access: atomic so the common (loaded) case takes
+    // no lock.
+    std::atomic<bool> loaded{true};
     std::string bytes;
     std::vector<std::string> strings;
     std::unique_ptr<ExternalLocation> external;

@@ -98,11 +98,12 @@ class FuseConvAddMul : public Pass {
     if (mul || div) {
       for (int64_t k = 0; k < channels; ++k)
         if (div && (*per)[k] == 0) return false;
-      std::vector<double> wv(w->num_elements());
+      std::vector<float> wf = w->ToFloatVector();  // bulk read
+      std::vector<double> wv(wf.begin(), wf.end());
       int64_t inner = w->num_elements() / channels;
       for (int64_t k = 0; k < channels; ++k) {
         double f = div ? 1.0 / (*per)[k] : (*per)[k];
-        for (int64_t i = 0; i < inner; ++i) wv[k * inner + i] = w->ScalarAt(k * inner + i) * f;
+        for (int64_t i = 0; i < inner; ++i) wv[k * inner + i] *= f;
         bias[k] *= f;
       }
       Replace(model, g, conv, 1, Store(w->type(), w->dims(), wv));

@@ -20,17 +20,21 @@ namespace {
 constexpr int64_t kNewestKnownOpset = 22;  // BatchNormalization semantics checked up to here
 
 std::vector<double> ToDoubles(const Tensor& t) {
-  std::vector<double> out(t.num_elements());
-  for (int64_t i = 0; i < t.num_elements(); ++i) out[i] = t.ScalarAt(i);
-  return out;
+  if (t.type() == onnx::TensorProto::DOUBLE) return {t.data<double>(), t.data<double>() + t.num_elements()};
+  std::vector<float> f = t.ToFloatVector();  // bulk, not element by element
+  return {f.begin(), f.end()};
 }
 
 Tensor FromDoubles(DataType type, const std::vector<int64_t>& dims, const std::vector<double>& v) {
   Tensor t(type, dims);
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (type == onnx::TensorProto::FLOAT16) t.mutable_data<uint16_t>()[i] = FloatToHalf(static_cast<float>(v[i]));
-    else if (type == onnx::TensorProto::DOUBLE) t.mutable_data<double>()[i] = v[i];
-    else t.mutable_data<float>()[i] = static_cast<float>(v[i]);
+  if (type == onnx::TensorProto::FLOAT16) {
+    uint16_t* out = t.mutable_data<uint16_t>();
+    for (size_t i = 0; i < v.size(); ++i) out[i] = FloatToHalf(static_cast<float>(v[i]));
+  } else if (type == onnx::TensorProto::DOUBLE) {
+    std::copy(v.begin(), v.end(), t.mutable_data<double>());
+  } else {
+    float* out = t.mutable_data<float>();
+    for (size_t i = 0; i < v.size(); ++i) out[i] = static_cast<float>(v[i]);
   }
   return t;
 }

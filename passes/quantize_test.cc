@@ -235,6 +235,37 @@ TEST(Quantize, Resnet18QdqInOnnxRuntime) {
 }
 
 // (c) on fmnist too: 3 Conv + 1 Gemm, each a record layer with per-channel weights.
+// The other schemes on resnet18, run in ONNX Runtime: weight-only 4- and 8-bit
+// (MatMulNBits), dynamic (MatMulInteger/ConvInteger) and 16-bit activations
+// (com.microsoft Q/DQ before opset 21).
+TEST(Quantize, OtherSchemesRunInOnnxRuntime) {
+  REQUIRE_ORT_AND_DATA();
+  struct Case { const char* scheme; const char* op; double min_cosine; };
+  auto in = ReadTensorPbSeries(Gen("resnet18/test_data_set_0"), "input");
+  ASSERT_TRUE(in.ok()) << in.status();
+  auto ref = RunWithOrt(Gen("resnet18/model.onnx"), *in);
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  for (Case c : std::vector<Case>{{"w4a16", "MatMulNBits", 0.99},
+                                  {"w8a16", "MatMulNBits", 0.9999},
+                                  {"dynamic", "ConvInteger", 0.999},
+                                  {"w8a16-act", "QuantizeLinear", 0.999}}) {
+    SCOPED_TRACE(c.scheme);
+    auto q = Quantize(Gen("resnet18/model.onnx"), Gen("resnet18/test_data_set_1"),
+                      std::string("{scheme=") + c.scheme + "}", std::string("r18_") + c.scheme);
+    ASSERT_TRUE(q.ok()) << q.status();
+    auto model = LoadModel(q->output);
+    ASSERT_TRUE(model.ok());
+    int ops = 0;
+    for (const auto& n : (*model)->graph().nodes()) ops += n->op_type() == c.op;
+    EXPECT_GT(ops, 0) << "no " << c.op << " in the result";
+    auto out = RunWithOrt(q->output, *in);
+    ASSERT_TRUE(out.ok()) << out.status();
+    TensorDiff d = CompareTensors((*ref)[0].tensor, (*out)[0].tensor);
+    std::printf("resnet18 %s: %s\n", c.scheme, d.ToString().c_str());
+    EXPECT_GT(d.cosine, c.min_cosine);
+  }
+}
+
 TEST(Quantize, RecordHasOneLayerPerConvGemm) {
   REQUIRE_ORT_AND_DATA();
   auto q = Quantize(Gen("fmnist/model.onnx"), Gen("fmnist/calib"), "", "fm_record");
