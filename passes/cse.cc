@@ -13,13 +13,6 @@
 namespace onnxc {
 namespace {
 
-// Ops whose results differ between runs or that carry state.
-bool Deterministic(const Node& n) {
-  const std::string& op = n.op_type();
-  return !(op.rfind("Random", 0) == 0 || op == "Multinomial" || op == "Bernoulli" ||
-           (op == "Dropout" && n.input(2) != nullptr));
-}
-
 std::string NodeKey(const Node& n) {
   std::string key = absl::StrCat(n.domain(), "|", n.op_type(), "|", n.num_outputs(), "|");
   for (const Value* in : n.inputs()) absl::StrAppend(&key, reinterpret_cast<uintptr_t>(in), ",");
@@ -66,7 +59,7 @@ class CommonSubexpressionElimination : public Pass {
       // Nodes, in topological order so inputs are already canonical.
       absl::flat_hash_map<std::string, Node*> seen;
       for (Node* n : g->NodeSnapshot()) {
-        if (!n->subgraphs().empty() || !Deterministic(*n)) continue;
+        if (!IsDeterministic(*n)) continue;
         auto [it, fresh] = seen.emplace(NodeKey(*n), n);
         if (fresh) continue;
         Node* keep = it->second;

@@ -92,8 +92,8 @@ absl::StatusOr<QuantizeReport> QuantizeDynamic(Model& model, const QuantizationS
       report.record.add_skipped(absl::StrCat(id, " (its output name could not be kept)"));
       continue;
     }
-    for (Value* v : {old_w, old_b})
-      if (v != nullptr && v->has_initializer() && !v->IsUsed() && !v->is_graph_input()) g.RemoveInitializer(v);
+    RemoveIfUnusedConstant(g, old_w);
+    RemoveIfUnusedConstant(g, old_b);
     auto* layer = report.record.add_layer();
     layer->set_node(id);
     layer->set_op_type(matmul ? "MatMul" : "Conv");

@@ -17,11 +17,6 @@
 namespace onnxc {
 namespace {
 
-bool Deterministic(const Node& n) {
-  const std::string& op = n.op_type();
-  return op.rfind("Random", 0) != 0 && op != "Multinomial" && op != "Bernoulli" && n.subgraphs().empty();
-}
-
 // Shape/Size of a statically shaped value.
 std::optional<Tensor> FoldShape(const Node& n) {
   if (n.input(0) == nullptr) return std::nullopt;
@@ -69,7 +64,7 @@ class FoldConstants : public Pass {
     int64_t too_big = 0;
     for (Graph* g : graphs) {
       for (Node* n : g->NodeSnapshot()) {
-        if ((!n->domain().empty() && n->domain() != "ai.onnx") || !Deterministic(*n)) continue;
+        if ((!n->domain().empty() && n->domain() != "ai.onnx") || !IsDeterministic(*n)) continue;
         if (n->IsOp("Constant")) continue;  // constant-to-initializer's job
         std::vector<Tensor> outputs;
         if (n->IsOp("Shape") || n->IsOp("Size")) {

@@ -59,6 +59,16 @@ bool BypassNode(Graph& graph, Node* node, Value* replacement) {
   return true;
 }
 
+void RemoveIfUnusedConstant(Graph& graph, Value* v) {
+  if (v != nullptr && v->has_initializer() && !v->IsUsed() && !v->is_graph_input()) graph.RemoveInitializer(v);
+}
+
+bool IsDeterministic(const Node& n) {
+  const std::string& op = n.op_type();
+  return op.rfind("Random", 0) != 0 && op != "Multinomial" && op != "Bernoulli" &&
+         !(op == "Dropout" && n.input(2) != nullptr) && n.subgraphs().empty();
+}
+
 bool MatchesAny(const std::string& name, const std::vector<std::string>& globs) {
   for (const std::string& g : globs)
     if (fnmatch(g.c_str(), name.c_str(), 0) == 0) return true;

@@ -30,6 +30,15 @@ bool SoleUser(const Value* v, const Node* user);
 // the model's interface.
 bool BypassNode(Graph& graph, Node* node, Value* replacement);
 
+// Removes `v`'s initializer once nothing reads it (and it is not a graph
+// input): weights a rewrite replaced.
+void RemoveIfUnusedConstant(Graph& graph, Value* v);
+
+// False for ops whose results differ between runs (Random*, Multinomial,
+// Bernoulli, training Dropout) and nodes with subgraphs: such nodes are never
+// merged or folded.
+bool IsDeterministic(const Node& n);
+
 // Shell-style glob match ("conv3*", "layer?.conv") of a node name.
 bool MatchesAny(const std::string& name, const std::vector<std::string>& globs);
 

@@ -277,7 +277,7 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
       if (!BypassNode(g, r, y)) continue;
       // Clip's min/max initializers are left unread (unless another node shares them).
       for (Value* c : clip_bounds)
-        if (c->has_initializer() && !c->IsUsed() && !c->is_graph_input() && !c->IsGraphOutput()) g.RemoveInitializer(c);
+        RemoveIfUnusedConstant(g, c);
       quantized.erase(r);
       range_override[y] = {rlo, rhi};
       report.notes.push_back(absl::StrCat(rid, " folded into ", id_of[p]));
@@ -443,7 +443,7 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
     const QuantizedWeight& qw = cached->second.second;
     n->SetInput(wi, cached->second.first);
     *layer->mutable_weight() = RecordTensor(wv->name(), qw.scales, qw.zero_points, s.weight.type(), qw.axis);
-    if (wv->has_initializer() && !wv->IsUsed() && !wv->is_graph_input()) g.RemoveInitializer(wv);
+    RemoveIfUnusedConstant(g, wv);
 
     // Bias: int32, scale = input scale x weight scale, when the input is quantized.
     bool has_bias = (n->op_type() == "Conv" || n->op_type() == "ConvTranspose" || n->op_type() == "Gemm") &&
@@ -468,7 +468,7 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
     n->SetInput(2, dq->output(0));
     *layer->mutable_bias() = RecordTensor(bv->name(), qb.scales, qb.zero_points, INT8, qb.axis);
     layer->mutable_bias()->clear_type();
-    if (bv->has_initializer() && !bv->IsUsed() && !bv->is_graph_input()) g.RemoveInitializer(bv);
+    RemoveIfUnusedConstant(g, bv);
   }
   report.notes.insert(report.notes.begin(),
                       absl::StrCat(report.quantized_nodes, " nodes quantized, ", report.qdq_pairs,
