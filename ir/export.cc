@@ -11,11 +11,14 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl.h"
 
 namespace onnxc {
 namespace {
+
+using google::protobuf::io::CodedOutputStream;
 
 void ValueToInfo(const Value* v, onnx::ValueInfoProto* info) {
   info->set_name(v->name());
@@ -30,6 +33,9 @@ void TensorToProto(const Tensor& t, const std::string& name, const ExportOptions
   if (!external_ref && options.max_tensor_bytes >= 0 &&
       static_cast<int64_t>(t.byte_size()) > options.max_tensor_bytes) {
     t.MetadataToProto(proto);
+    // A one-byte placeholder keeps the proto valid for ONNX 1.12's checker
+    // (it counts non-empty value fields but never reads weight values).
+    if (t.type() != onnx::TensorProto::STRING) proto->set_raw_data(std::string(1, '\0'));
     return;
   }
   t.ToProto(proto, options.inline_external);
@@ -37,7 +43,57 @@ void TensorToProto(const Tensor& t, const std::string& name, const ExportOptions
 
 }  // namespace
 
-void ExportGraph(const Graph& graph, onnx::GraphProto* gp, const ExportOptions& options) {
+namespace {
+
+void ExportGraphImpl(const Graph& graph, onnx::GraphProto* gp, const ExportOptions& options,
+                     bool with_nodes, bool with_value_info = true);
+
+// Fills `np` (cleared first, so a reused proto keeps its allocations).
+void ExportNode(const Node& n, onnx::NodeProto* np, const ExportOptions& options) {
+  np->Clear();
+  for (const Value* in : n.inputs()) np->add_input(in ? in->name() : "");
+  for (const Value* out : n.outputs()) np->add_output(out ? out->name() : "");
+  if (!n.name().empty()) np->set_name(n.name());
+  np->set_op_type(n.op_type());
+  if (!n.domain().empty()) np->set_domain(n.domain());
+  if (!n.doc_string().empty()) np->set_doc_string(n.doc_string());
+  for (const Attribute& a : n.attributes()) {
+    onnx::AttributeProto* ap = np->add_attribute();
+    *ap = a.proto();
+    if (a.type() == onnx::AttributeProto::GRAPH && a.graph() != nullptr) {
+      ExportGraphImpl(*a.graph(), ap->mutable_g(), options, true);
+    } else {
+      for (const auto& sub : a.graphs()) ExportGraphImpl(*sub, ap->add_graphs(), options, true);
+    }
+  }
+}
+
+// Calls f(info) for each value_info entry of `graph`, in order; `scratch`
+// is reused for the entries made from values.
+template <typename F>
+void ForEachValueInfo(const Graph& graph, const ExportOptions& options, onnx::ValueInfoProto* scratch,
+                      F&& f) {
+  for (const Value* v : graph.value_info()) {
+    scratch->Clear();
+    ValueToInfo(v, scratch);
+    f(*scratch);
+  }
+  for (const auto& vi : graph.orphan_value_info()) f(vi);
+  if (options.inferred_value_info) {
+    for (const auto& n : graph.nodes()) {
+      for (const Value* out : n->outputs()) {
+        if (out != nullptr && out->has_type() && !out->in_value_info() && !out->IsGraphOutput()) {
+          scratch->Clear();
+          ValueToInfo(out, scratch);
+          f(*scratch);
+        }
+      }
+    }
+  }
+}
+
+void ExportGraphImpl(const Graph& graph, onnx::GraphProto* gp, const ExportOptions& options,
+                     bool with_nodes, bool with_value_info) {
   *gp = graph.meta();
   for (const Value* v : graph.inputs()) ValueToInfo(v, gp->add_input());
   bool skip_dense = options.skip_main_initializers && graph.parent_node() == nullptr;
@@ -46,25 +102,12 @@ void ExportGraph(const Graph& graph, onnx::GraphProto* gp, const ExportOptions& 
     if (v->is_sparse_initializer()) *gp->add_sparse_initializer() = *v->sparse_initializer();
     if (v->has_initializer()) TensorToProto(*v->initializer(), v->name(), options, gp->add_initializer());
   }
-  for (const auto& n : graph.nodes()) {
-    onnx::NodeProto* np = gp->add_node();
-    for (const Value* in : n->inputs()) np->add_input(in ? in->name() : "");
-    for (const Value* out : n->outputs()) np->add_output(out ? out->name() : "");
-    if (!n->name().empty()) np->set_name(n->name());
-    np->set_op_type(n->op_type());
-    if (!n->domain().empty()) np->set_domain(n->domain());
-    if (!n->doc_string().empty()) np->set_doc_string(n->doc_string());
-    for (const Attribute& a : n->attributes()) {
-      onnx::AttributeProto* ap = np->add_attribute();
-      *ap = a.proto();
-      if (a.type() == onnx::AttributeProto::GRAPH && a.graph() != nullptr) {
-        ExportGraph(*a.graph(), ap->mutable_g(), options);
-      } else {
-        for (const auto& sub : a.graphs()) ExportGraph(*sub, ap->add_graphs(), options);
-      }
-    }
+  if (with_nodes) {
+    gp->mutable_node()->Reserve(graph.num_nodes());
+    for (const auto& n : graph.nodes()) ExportNode(*n, gp->add_node(), options);
   }
   for (const Value* v : graph.outputs()) ValueToInfo(v, gp->add_output());
+  if (!with_value_info) return;
   for (const Value* v : graph.value_info()) ValueToInfo(v, gp->add_value_info());
   for (const auto& vi : graph.orphan_value_info()) *gp->add_value_info() = vi;
   if (options.inferred_value_info) {
@@ -75,6 +118,23 @@ void ExportGraph(const Graph& graph, onnx::GraphProto* gp, const ExportOptions& 
       }
     }
   }
+}
+
+// Appends `m` to `out` as a length-delimited field with tag `tag`.
+void AppendField(uint32_t tag, const google::protobuf::MessageLite& m, std::string* out) {
+  size_t size = m.ByteSizeLong();
+  size_t at = out->size();
+  out->resize(at + CodedOutputStream::VarintSize32(tag) + CodedOutputStream::VarintSize64(size) + size);
+  uint8_t* p = reinterpret_cast<uint8_t*>(&(*out)[at]);
+  p = CodedOutputStream::WriteVarint32ToArray(tag, p);
+  p = CodedOutputStream::WriteVarint64ToArray(size, p);
+  m.SerializeWithCachedSizesToArray(p);
+}
+
+}  // namespace
+
+void ExportGraph(const Graph& graph, onnx::GraphProto* gp, const ExportOptions& options) {
+  ExportGraphImpl(graph, gp, options, true);
 }
 
 onnx::ModelProto ExportModel(const Model& model, const ExportOptions& options) {
@@ -93,16 +153,16 @@ onnx::ModelProto ExportModel(const Model& model, const ExportOptions& options) {
 
 namespace {
 
-using google::protobuf::io::CodedOutputStream;
-
 constexpr uint32_t kGraphTag = (7 << 3) | 2;        // ModelProto.graph
+constexpr uint32_t kNodeTag = (1 << 3) | 2;         // GraphProto.node
+constexpr uint32_t kValueInfoTag = (13 << 3) | 2;   // GraphProto.value_info
 constexpr uint32_t kInitializerTag = (5 << 3) | 2;  // GraphProto.initializer
 constexpr uint32_t kRawDataTag = (9 << 3) | 2;      // TensorProto.raw_data
 constexpr int64_t kProtobufLimit = INT_MAX - (64 << 20);  // leave room for the rest
 
 struct Entry {
   const Tensor* tensor;
-  onnx::TensorProto head;   // everything but the streamed payload
+  size_t head_at = 0, head_size = 0;  // serialized head (all but the streamed payload) in `heads`
   bool stream_raw = false;  // append raw bytes after head
   bool external = false;    // bytes go to the external data file
   size_t size = 0;          // serialized size of the whole entry
@@ -159,6 +219,11 @@ absl::Status SaveModel(const Model& model, const std::string& path, const SaveOp
   if (dir.empty()) dir = "/";
   std::string data_name = options.external_file.empty() ? base + ".data" : options.external_file;
 
+  // Every temporary proto below lives on this arena, freed in one go.
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.start_block_size = 64 << 10;
+  arena_options.max_block_size = 4 << 20;
+  google::protobuf::Arena arena(arena_options);
   // Decide where each initializer of the main graph goes.
   std::vector<Entry> entries;
   int64_t inline_bytes = 0;
@@ -201,12 +266,17 @@ absl::Status SaveModel(const Model& model, const std::string& path, const SaveOp
       return absl::InternalError(absl::StrCat("cannot create ", data_file->path(), ": ", std::strerror(errno)));
   }
   int64_t data_offset = 0;
+  // Heads are kept serialized, not as one live proto per tensor.
+  std::string heads;
+  onnx::TensorProto& head_proto = *google::protobuf::Arena::CreateMessage<onnx::TensorProto>(&arena);
   auto values = graph.initializers().begin();
   for (Entry& e : entries) {
     while (!(*values)->has_initializer()) ++values;
     const Value* v = *values++;
     const Tensor& t = *e.tensor;
-    e.head.set_name(v->name());
+    head_proto.Clear();
+    onnx::TensorProto* head = &head_proto;
+    head->set_name(v->name());
     if (e.external) {
       bool was_loaded = t.loaded();
       absl::Status st = t.Load();
@@ -218,10 +288,10 @@ absl::Status SaveModel(const Model& model, const std::string& path, const SaveOp
       if (st.ok()) st = WriteAll(data_file->fd(), t.raw(), t.byte_size(), data_file->path());
       if (!st.ok()) return st;
       data_offset += pad;
-      t.MetadataToProto(&e.head);
-      e.head.set_data_location(onnx::TensorProto::EXTERNAL);
+      t.MetadataToProto(head);
+      head->set_data_location(onnx::TensorProto::EXTERNAL);
       auto add = [&](const std::string& k, const std::string& val) {
-        auto* kv = e.head.add_external_data();
+        auto* kv = head->add_external_data();
         kv->set_key(k);
         kv->set_value(val);
       };
@@ -230,25 +300,50 @@ absl::Status SaveModel(const Model& model, const std::string& path, const SaveOp
       add("length", absl::StrCat(t.byte_size()));
       data_offset += t.byte_size();
       if (!was_loaded) t.Unload();
-      e.size = e.head.ByteSizeLong();
+      e.size = head->ByteSizeLong();
     } else if (t.type() != onnx::TensorProto::STRING && t.encoding() != TensorEncoding::kTyped) {
-      t.MetadataToProto(&e.head);
+      t.MetadataToProto(head);
       e.stream_raw = true;
       size_t n = t.byte_size();
-      e.size = e.head.ByteSizeLong() + 1 + CodedOutputStream::VarintSize64(n) + n;
+      e.size = head->ByteSizeLong() + 1 + CodedOutputStream::VarintSize64(n) + n;
     } else {
-      t.ToProto(&e.head);
-      e.size = e.head.ByteSizeLong();
+      t.ToProto(head);
+      e.size = head->ByteSizeLong();
     }
+    e.head_at = heads.size();
+    e.head_size = head->ByteSizeLong();
+    heads.resize(e.head_at + e.head_size);
+    head->SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(&heads[e.head_at]));
   }
 
-  onnx::ModelProto head = model.meta();
-  onnx::GraphProto rest;
+  onnx::ModelProto& head = *google::protobuf::Arena::CreateMessage<onnx::ModelProto>(&arena);
+  head = model.meta();
+  head.clear_graph();
+  // The graph minus its nodes, value_info and main initializers: one small
+  // proto.
+  onnx::GraphProto& rest = *google::protobuf::Arena::CreateMessage<onnx::GraphProto>(&arena);
   ExportOptions no_weights;
   no_weights.inline_external = true;  // subgraph tensors are written inline
   no_weights.skip_main_initializers = true;
-  ExportGraph(graph, &rest, no_weights);
-  size_t graph_size = rest.ByteSizeLong();
+  ExportGraphImpl(graph, &rest, no_weights, /*with_nodes=*/false, /*with_value_info=*/false);
+  // The main graph's nodes and value_info, each serialized from one reused
+  // proto as its own field-1 / field-13 entry, so no GraphProto holding them
+  // all is ever built.
+  std::string node_bytes;
+  {
+    onnx::NodeProto& np = *google::protobuf::Arena::CreateMessage<onnx::NodeProto>(&arena);
+    for (const auto& n : graph.nodes()) {
+      ExportNode(*n, &np, no_weights);
+      AppendField(kNodeTag, np, &node_bytes);
+    }
+    onnx::ValueInfoProto& vi = *google::protobuf::Arena::CreateMessage<onnx::ValueInfoProto>(&arena);
+    ForEachValueInfo(graph, no_weights, &vi,
+                     [&](const onnx::ValueInfoProto& info) { AppendField(kValueInfoTag, info, &node_bytes); });
+  }
+  if (static_cast<int64_t>(node_bytes.size()) > kProtobufLimit)
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": the main graph's nodes take ", node_bytes.size(), " bytes, over protobuf's 2 GB limit"));
+  size_t graph_size = node_bytes.size() + rest.ByteSizeLong();
   for (const Entry& e : entries) graph_size += 1 + CodedOutputStream::VarintSize64(e.size) + e.size;
 
   TempFile model_file(path);
@@ -261,11 +356,13 @@ absl::Status SaveModel(const Model& model, const std::string& path, const SaveOp
       head.SerializeToCodedStream(&out);
       out.WriteVarint32(kGraphTag);
       out.WriteVarint64(graph_size);
-      rest.SerializeToCodedStream(&out);
+      out.WriteRaw(node_bytes.data(), static_cast<int>(node_bytes.size()));
+      std::string().swap(node_bytes);
+      rest.SerializeWithCachedSizes(&out);
       for (const Entry& e : entries) {
         out.WriteVarint32(kInitializerTag);
         out.WriteVarint64(e.size);
-        e.head.SerializeToCodedStream(&out);
+        out.WriteRaw(heads.data() + e.head_at, static_cast<int>(e.head_size));
         if (e.stream_raw) {
           out.WriteVarint32(kRawDataTag);
           out.WriteVarint64(e.tensor->byte_size());

@@ -12,9 +12,9 @@
 namespace onnxc {
 
 struct ExportOptions {
-  // Tensors over this many bytes are exported with type and shape but no
-  // data (-1: all data). For in-memory protos handed to shape inference or
-  // the checker, which never read weights.
+  // Tensors over this many bytes are exported with type and shape and a
+  // one-byte placeholder for data (-1: all data). For in-memory protos handed to shape
+  // inference or the checker, which never read weights.
   int64_t max_tensor_bytes = -1;
   // Read external tensors into raw_data instead of keeping their references.
   bool inline_external = false;

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl.h"
 
@@ -25,16 +26,92 @@ std::string GraphLabel(const Graph& g) {
   return label;
 }
 
+// Arena-aware moves. LoadModel parses on an arena, and moving (or Swap-ing)
+// a message between an arena and the heap deep-copies it; these copy the
+// small fields but hand over tensor bytes by swapping the std::string
+// buffers (a string's buffer is heap memory even when the string object
+// lives on an arena), so weights are never copied.
+template <typename M>
+void MoveMessage(M&& from, M* to) {
+  if (from.GetArena() == to->GetArena()) {
+    *to = std::move(from);
+  } else {
+    to->CopyFrom(from);
+  }
+}
+
+void MoveTensor(onnx::TensorProto&& from, onnx::TensorProto* to) {
+  if (from.GetArena() == to->GetArena()) {
+    *to = std::move(from);
+    return;
+  }
+  std::string raw;
+  bool has_raw = from.has_raw_data();
+  if (has_raw) raw.swap(*from.mutable_raw_data());
+  from.clear_raw_data();
+  to->CopyFrom(from);
+  if (has_raw) to->mutable_raw_data()->swap(raw);
+}
+
+void MoveSparse(onnx::SparseTensorProto&& from, onnx::SparseTensorProto* to) {
+  if (from.GetArena() == to->GetArena()) {
+    *to = std::move(from);
+    return;
+  }
+  onnx::TensorProto values, indices;
+  bool has_values = from.has_values(), has_indices = from.has_indices();
+  if (has_values) MoveTensor(std::move(*from.mutable_values()), &values);
+  if (has_indices) MoveTensor(std::move(*from.mutable_indices()), &indices);
+  from.clear_values();
+  from.clear_indices();
+  to->CopyFrom(from);
+  if (has_values) to->mutable_values()->Swap(&values);
+  if (has_indices) to->mutable_indices()->Swap(&indices);
+}
+
+// `from` must have no subgraphs left (g and graphs cleared).
+void MoveAttribute(onnx::AttributeProto&& from, onnx::AttributeProto* to) {
+  if (from.GetArena() == to->GetArena()) {
+    *to = std::move(from);
+    return;
+  }
+  onnx::TensorProto t;
+  onnx::SparseTensorProto st;
+  std::vector<onnx::TensorProto> ts;
+  std::vector<onnx::SparseTensorProto> sts;
+  bool has_t = from.has_t(), has_st = from.has_sparse_tensor();
+  if (has_t) MoveTensor(std::move(*from.mutable_t()), &t);
+  if (has_st) MoveSparse(std::move(*from.mutable_sparse_tensor()), &st);
+  ts.resize(from.tensors_size());
+  for (int i = 0; i < from.tensors_size(); ++i) MoveTensor(std::move(*from.mutable_tensors(i)), &ts[i]);
+  sts.resize(from.sparse_tensors_size());
+  for (int i = 0; i < from.sparse_tensors_size(); ++i)
+    MoveSparse(std::move(*from.mutable_sparse_tensors(i)), &sts[i]);
+  from.clear_t();
+  from.clear_sparse_tensor();
+  from.clear_tensors();
+  from.clear_sparse_tensors();
+  to->CopyFrom(from);
+  if (has_t) to->mutable_t()->Swap(&t);
+  if (has_st) to->mutable_sparse_tensor()->Swap(&st);
+  for (auto& x : ts) to->add_tensors()->Swap(&x);
+  for (auto& x : sts) to->add_sparse_tensors()->Swap(&x);
+}
+
 class Importer {
  public:
   Importer(std::string dir, std::string path) : dir_(std::move(dir)), path_(std::move(path)) {}
 
   absl::Status ImportGraph(onnx::GraphProto&& gp, Graph* g) {
-    onnx::GraphProto meta;
-    meta.set_name(gp.name());
-    if (gp.has_doc_string()) meta.set_doc_string(gp.doc_string());
-    *meta.mutable_quantization_annotation() = std::move(*gp.mutable_quantization_annotation());
-    *g->mutable_meta() = std::move(meta);
+    onnx::GraphProto* meta = g->mutable_meta();
+    meta->Clear();
+    meta->set_name(gp.name());
+    if (gp.has_doc_string()) meta->set_doc_string(gp.doc_string());
+    if (gp.GetArena() == meta->GetArena()) {
+      *meta->mutable_quantization_annotation() = std::move(*gp.mutable_quantization_annotation());
+    } else {
+      *meta->mutable_quantization_annotation() = gp.quantization_annotation();
+    }
     const std::string where = GraphLabel(*g);
 
     for (const auto& in : gp.input()) {
@@ -67,7 +144,9 @@ class Importer {
       if (g->FindLocalValue(name) != nullptr)
         return absl::InvalidArgumentError(
             absl::StrCat(where, ": sparse initializer '", name, "' is defined twice"));
-      g->AddSparseInitializer(name, std::move(sp));
+      onnx::SparseTensorProto heap;
+      MoveSparse(std::move(sp), &heap);
+      g->AddSparseInitializer(name, std::move(heap));
     }
     // Pass 1: nodes and their outputs, so inputs may refer to any of them
     // (models that are not topologically sorted are sorted below).
@@ -109,16 +188,23 @@ class Importer {
         n->AddInput(v);
       }
       for (auto& ap : *np.mutable_attribute()) {
-        std::vector<onnx::GraphProto> bodies;
-        if (ap.has_g()) bodies.push_back(std::move(*ap.mutable_g()));
-        for (auto& b : *ap.mutable_graphs()) bodies.push_back(std::move(b));
-        Attribute attr(std::move(ap));
-        for (auto& body : bodies) {
+        // Bodies are imported in place (no copy off the arena).
+        std::vector<onnx::GraphProto*> bodies;
+        if (ap.has_g()) bodies.push_back(ap.mutable_g());
+        for (auto& b : *ap.mutable_graphs()) bodies.push_back(&b);
+        std::vector<std::unique_ptr<Graph>> subs;
+        for (onnx::GraphProto* body : bodies) {
           auto sub = std::make_unique<Graph>(n);
-          absl::Status s = ImportGraph(std::move(body), sub.get());
+          absl::Status s = ImportGraph(std::move(*body), sub.get());
           if (!s.ok()) return s;
-          attr.add_graph(std::move(sub));
+          subs.push_back(std::move(sub));
         }
+        ap.clear_g();
+        ap.clear_graphs();
+        onnx::AttributeProto heap;
+        MoveAttribute(std::move(ap), &heap);
+        Attribute attr(std::move(heap));
+        for (auto& sub : subs) attr.add_graph(std::move(sub));
         n->SetAttr(std::move(attr));
       }
     }
@@ -133,10 +219,17 @@ class Importer {
     for (auto& vi : *gp.mutable_value_info()) {
       Value* v = g->FindLocalValue(vi.name());
       if (v == nullptr || v->in_value_info()) {
-        g->orphan_value_info().push_back(std::move(vi));
+        g->orphan_value_info().emplace_back();
+        MoveMessage(std::move(vi), &g->orphan_value_info().back());
         continue;
       }
-      if (vi.has_type()) v->set_type(std::move(*vi.mutable_type()));
+      if (vi.has_type()) {
+        if (vi.GetArena() == nullptr) {
+          v->set_type(std::move(*vi.mutable_type()));
+        } else {
+          v->set_type(vi.type());
+        }
+      }
       if (vi.has_doc_string()) v->set_doc_string(vi.doc_string());
       g->AddToValueInfo(v);
     }
@@ -149,6 +242,13 @@ class Importer {
   std::string dir_, path_;
 };
 
+google::protobuf::ArenaOptions ArenaOptionsFor(size_t /*bytes*/) {
+  google::protobuf::ArenaOptions o;
+  o.start_block_size = 64 << 10;
+  o.max_block_size = 4 << 20;
+  return o;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Model>> ImportModel(onnx::ModelProto&& proto,
@@ -158,15 +258,14 @@ absl::StatusOr<std::unique_ptr<Model>> ImportModel(onnx::ModelProto&& proto,
   if (!proto.has_graph())
     return absl::InvalidArgumentError(absl::StrCat(label, ": the model has no graph"));
   auto model = std::make_unique<Model>();
-  onnx::GraphProto graph;
-  graph.Swap(proto.mutable_graph());
-  proto.clear_graph();
-  *model->mutable_meta() = std::move(proto);
   model->set_dir(model_dir);
   model->set_path(path);
   Importer importer(model_dir, path);
-  absl::Status s = importer.ImportGraph(std::move(graph), &model->graph());
+  // The graph is imported in place: on an arena, Swap-ing it out would copy.
+  absl::Status s = importer.ImportGraph(std::move(*proto.mutable_graph()), &model->graph());
   if (!s.ok()) return Annotate(s, label);
+  proto.clear_graph();
+  MoveMessage(std::move(proto), model->mutable_meta());
   return model;
 }
 
@@ -174,7 +273,10 @@ absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0)
     return absl::NotFoundError(absl::StrCat("cannot open model ", path, ": ", std::strerror(errno)));
-  onnx::ModelProto proto;
+  // Parsed on an arena: the whole proto is freed at once after import
+  // (tensor bytes are swapped out of it into the IR, never copied).
+  google::protobuf::Arena arena(ArenaOptionsFor(0));
+  onnx::ModelProto& proto = *google::protobuf::Arena::CreateMessage<onnx::ModelProto>(&arena);
   bool ok;
   {
     google::protobuf::io::FileInputStream file(fd);
@@ -195,7 +297,8 @@ absl::StatusOr<std::unique_ptr<Model>> LoadModel(const std::string& path) {
 
 absl::StatusOr<std::unique_ptr<Model>> ParseModel(const std::string& bytes,
                                                   const std::string& model_dir) {
-  onnx::ModelProto proto;
+  google::protobuf::Arena arena(ArenaOptionsFor(bytes.size()));
+  onnx::ModelProto& proto = *google::protobuf::Arena::CreateMessage<onnx::ModelProto>(&arena);
   if (!proto.ParseFromString(bytes))
     return absl::DataLossError("not a valid ONNX model (the protobuf is truncated or corrupt)");
   return ImportModel(std::move(proto), model_dir);

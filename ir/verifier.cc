@@ -81,7 +81,11 @@ absl::Status CheckWithOnnx(const Model& model, bool* ran) {
   if (ran != nullptr) *ran = false;
   if (model.ir_version() > kCheckerMaxIrVersion || model.OpsetVersion("") > kCheckerMaxOpset)
     return absl::OkStatus();
-  onnx::ModelProto proto = ExportModel(model);
+  // Weights are left out: the checker reads shapes and types, not values, and
+  // copying every weight would double peak memory on large models.
+  ExportOptions options;
+  options.max_tensor_bytes = 1024;
+  onnx::ModelProto proto = ExportModel(model, options);
   try {
     onnx::checker::check_model(proto);
   } catch (const std::exception& e) {

@@ -12,14 +12,29 @@ namespace {
 
 constexpr int kMaxPipelineDepth = 16;
 
+// Runs up to twice per pass, so it must stay cheap: the list size is O(1), and
+// only nodes with attributes are looked at for subgraphs (no allocation,
+// unlike Node::subgraphs()).
 int64_t CountGraphNodes(const Graph& g) {
-  int64_t n = 0;
+  int64_t n = g.num_nodes();
   for (const auto& node : g.nodes()) {
-    ++n;
-    for (const Graph* sub : node->subgraphs()) n += CountGraphNodes(*sub);
+    for (const Attribute& a : node->attributes())
+      for (const auto& sub : a.graphs()) n += CountGraphNodes(*sub);
   }
   return n;
 }
+
+// The node count after the last pass PassManager::RunPass recorded, so the
+// next pass of the same Run starts from it instead of walking the model
+// again (nothing touches the model between two passes of one Run). Keyed by
+// the manager, the model and the record count; Run() resets it.
+struct CountCache {
+  const void* manager = nullptr;
+  const Model* model = nullptr;
+  size_t records = 0;
+  int64_t nodes = 0;
+};
+thread_local CountCache count_cache;
 
 double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -92,7 +107,9 @@ absl::Status PassManager::Run(Model& model, PassContext ctx) {
     analysis_runs_.emplace_back(name, seconds);
     for (auto& inst : instrumentation_) inst->OnAnalysis(name, seconds);
   });
+  count_cache = CountCache();
   auto result = RunStages(stages_, model, ctx, 0);
+  count_cache = CountCache();
   analyses->set_listener(nullptr);
   return result.status();
 }
@@ -134,7 +151,10 @@ absl::StatusOr<int64_t> PassManager::RunPass(Pass& pass, Model& model, PassConte
   record.pass = pass.name();
   record.spelling = pass.Spelling();
   record.iteration = iteration;
-  record.nodes_before = CountNodes(model);
+  const CountCache& cached = count_cache;
+  record.nodes_before = cached.manager == this && cached.model == &model && cached.records == records_.size()
+                            ? cached.nodes
+                            : CountNodes(model);
   double start = Now();
   absl::StatusOr<PassResult> result = pass.Run(model, ctx);
   record.seconds = Now() - start;
@@ -148,8 +168,11 @@ absl::StatusOr<int64_t> PassManager::RunPass(Pass& pass, Model& model, PassConte
   record.changes = result->changes;
   record.notes = std::move(result->notes);
   record.details = std::move(result->details);
-  record.nodes_after = CountNodes(model);
+  // A pass reporting no change left the model as it was (the analyses are
+  // kept on the same promise above).
+  record.nodes_after = result->changes == 0 ? record.nodes_before : CountNodes(model);
   records_.push_back(record);
+  count_cache = CountCache{this, &model, records_.size(), record.nodes_after};
   for (auto& inst : instrumentation_) {
     absl::Status s = inst->AfterPass(pass, model, records_.back());
     if (!s.ok()) {

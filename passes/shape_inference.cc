@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <map>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "ir/export.h"
 #include "onnx/defs/schema.h"
@@ -17,6 +19,13 @@
 
 namespace onnxc {
 namespace {
+
+google::protobuf::ArenaOptions ArenaOpts() {
+  google::protobuf::ArenaOptions o;
+  o.start_block_size = 64 << 10;
+  o.max_block_size = 4 << 20;
+  return o;
+}
 
 bool SameType(const onnx::TypeProto& a, const onnx::TypeProto& b) {
   return google::protobuf::util::MessageDifferencer::Equivalent(a, b);
@@ -65,8 +74,31 @@ std::string FirstInvalidNode(const onnx::GraphProto& g, const std::map<std::stri
   return "";
 }
 
-// Copies types from `proto` (the inferred graph) onto the IR graph, walking
-// both in step: same node order, same subgraph attributes.
+// The part of an inferred graph ApplyTypes reads: value_info and outputs,
+// plus, for each node with subgraphs, a NodeProto named by the node's index
+// whose attributes hold the bodies' skeletons (in attribute order). Nodes
+// themselves are not sent back: the child's reply stays small.
+void Skeleton(const onnx::GraphProto& g, onnx::GraphProto* out) {
+  *out->mutable_value_info() = g.value_info();
+  *out->mutable_output() = g.output();
+  for (int k = 0; k < g.node_size(); ++k) {
+    const onnx::NodeProto& n = g.node(k);
+    onnx::NodeProto* sn = nullptr;
+    for (const auto& a : n.attribute()) {
+      if (!a.has_g() && a.graphs_size() == 0) continue;
+      if (sn == nullptr) {
+        sn = out->add_node();
+        sn->set_name(absl::StrCat(k));
+      }
+      onnx::AttributeProto* sa = sn->add_attribute();
+      if (a.has_g()) Skeleton(a.g(), sa->mutable_g());
+      for (const auto& sub : a.graphs()) Skeleton(sub, sa->add_graphs());
+    }
+  }
+}
+
+// Copies types from `proto` (the skeleton of the inferred graph) onto the IR
+// graph; skeleton nodes name the index of the IR node whose bodies they hold.
 int64_t ApplyTypes(const onnx::GraphProto& proto, Graph& graph, bool overwrite) {
   int64_t changed = 0;
   auto apply = [&](const onnx::ValueInfoProto& vi) {
@@ -79,10 +111,20 @@ int64_t ApplyTypes(const onnx::GraphProto& proto, Graph& graph, bool overwrite) 
   };
   for (const auto& vi : proto.value_info()) apply(vi);
   for (const auto& vi : proto.output()) apply(vi);
-  int k = 0;
+  if (proto.node_size() == 0) return changed;
+  int next = 0;  // next skeleton node
+  int64_t wanted = -1;
+  auto want = [&]() {
+    wanted = -1;
+    while (next < proto.node_size() && !absl::SimpleAtoi(proto.node(next).name(), &wanted)) ++next;
+  };
+  want();
+  int64_t k = 0;
   for (const auto& n : graph.nodes()) {
-    if (k >= proto.node_size()) break;
-    const onnx::NodeProto& np = proto.node(k++);
+    if (next >= proto.node_size()) break;
+    if (k++ != wanted) continue;
+    const onnx::NodeProto& np = proto.node(next++);
+    want();
     std::vector<const onnx::GraphProto*> bodies;
     for (const auto& a : np.attribute()) {
       if (a.has_g()) bodies.push_back(&a.g());
@@ -98,19 +140,51 @@ int64_t ApplyTypes(const onnx::GraphProto& proto, Graph& graph, bool overwrite) 
 // Runs ONNX's shape inference in a child process: libonnx 1.12 crashes on
 // some malformed nodes that pass schema verification (fuzzing found
 // convTransposeShapeInference), and a bad model must give an error, never a
-// crash. The child writes the inferred model (weights stripped) to a pipe.
-absl::Status InferIsolated(onnx::ModelProto* proto, const onnx::ShapeInferenceOptions& si) {
+// crash. The forked child also does the export and the schema check, so the
+// parent never holds the exported proto; it writes back only the skeleton of
+// the inferred graph (value_info and outputs, see Skeleton), which is parsed
+// into `*result`. A node failing its schema is reported in `*invalid`.
+absl::Status InferIsolated(const Model& model, const onnx::ShapeInferenceOptions& si,
+                           onnx::GraphProto* result, std::string* invalid) {
   int fds[2];
   if (::pipe(fds) != 0) return absl::InternalError("pipe failed");
   std::fflush(nullptr);
   pid_t pid = ::fork();
-  if (pid < 0) return absl::InternalError("fork failed");
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return absl::InternalError("fork failed");
+  }
   if (pid == 0) {
     ::close(fds[0]);
     std::string out;
     try {
-      onnx::shape_inference::InferShapes(*proto, onnx::OpSchemaRegistry::Instance(), si);
-      out = "O" + proto->SerializeAsString();
+      // Every proto of the child lives on one arena (never freed: the child
+      // just exits).
+      auto* arena = new google::protobuf::Arena(ArenaOpts());
+      auto* proto = google::protobuf::Arena::CreateMessage<onnx::ModelProto>(arena);
+      *proto = model.meta();
+      proto->clear_graph();
+      ExportOptions opts;
+      opts.max_tensor_bytes = 64 << 10;
+      // Types already on the values but not listed in value_info are not
+      // exported: ONNX infers them again, and ApplyTypes keeps existing
+      // types unless asked to overwrite.
+      opts.inferred_value_info = false;
+      ExportGraph(model.graph(), proto->mutable_graph(), opts);
+      std::map<std::string, int> opsets;
+      for (const auto& op : proto->opset_import())
+        opsets[op.domain() == "ai.onnx" ? "" : op.domain()] = static_cast<int>(op.version());
+      std::string bad = FirstInvalidNode(proto->graph(), opsets);
+      if (!bad.empty()) {
+        out = "V" + bad;
+      } else {
+        onnx::shape_inference::InferShapes(*proto, onnx::OpSchemaRegistry::Instance(), si);
+        auto* skeleton = google::protobuf::Arena::CreateMessage<onnx::GraphProto>(arena);
+        Skeleton(proto->graph(), skeleton);
+        out = "O";
+        skeleton->AppendToString(&out);
+      }
     } catch (const std::exception& e) {
       out = std::string("E") + e.what();
     }
@@ -119,6 +193,9 @@ absl::Status InferIsolated(onnx::ModelProto* proto, const onnx::ShapeInferenceOp
       if (w <= 0) ::_exit(3);
       done += w;
     }
+    // Closed before exiting, so the parent reads EOF (and parses) while this
+    // process tears down its memory.
+    ::close(fds[1]);
     ::_exit(0);
   }
   ::close(fds[1]);
@@ -126,6 +203,8 @@ absl::Status InferIsolated(onnx::ModelProto* proto, const onnx::ShapeInferenceOp
   char buf[1 << 16];
   for (ssize_t n; (n = ::read(fds[0], buf, sizeof(buf))) > 0;) in.append(buf, n);
   ::close(fds[0]);
+  bool parsed = !in.empty() && in[0] == 'O' &&
+                result->ParseFromArray(in.data() + 1, static_cast<int>(in.size() - 1));
   int status = 0;
   ::waitpid(pid, &status, 0);
   if (WIFSIGNALED(status))
@@ -133,7 +212,11 @@ absl::Status InferIsolated(onnx::ModelProto* proto, const onnx::ShapeInferenceOp
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || in.empty())
     return absl::InternalError("ONNX shape inference failed without a message");
   if (in[0] == 'E') return absl::InvalidArgumentError(in.substr(1));
-  if (!proto->ParseFromString(in.substr(1))) return absl::InternalError("ONNX shape inference returned garbage");
+  if (in[0] == 'V') {
+    *invalid = in.substr(1);
+    return absl::OkStatus();
+  }
+  if (!parsed) return absl::InternalError("ONNX shape inference returned garbage");
   return absl::OkStatus();
 }
 
@@ -151,29 +234,25 @@ class ShapeInference : public Pass {
 
   absl::StatusOr<PassResult> Run(Model& model, PassContext&) override {
     PassResult r;
-    ExportOptions opts;
-    opts.max_tensor_bytes = 64 << 10;
-    onnx::ModelProto proto = ExportModel(model, opts);
-    std::map<std::string, int> opsets;
-    for (const auto& op : proto.opset_import())
-      opsets[op.domain() == "ai.onnx" ? "" : op.domain()] = static_cast<int>(op.version());
-    std::string invalid = FirstInvalidNode(proto.graph(), opsets);
-    if (!invalid.empty()) {
-      if (options().GetBool("strict")) return absl::InvalidArgumentError(invalid);
-      r.notes.push_back(absl::StrCat("skipped: ", invalid));
-      return r;
-    }
     onnx::ShapeInferenceOptions si;
     si.check_type = false;
     si.error_mode = options().GetBool("strict") ? 1 : 0;
     si.enable_data_propagation = false;
-    absl::Status inferred = InferIsolated(&proto, si);
+    google::protobuf::Arena arena(ArenaOpts());
+    onnx::GraphProto& inferred_graph = *google::protobuf::Arena::CreateMessage<onnx::GraphProto>(&arena);
+    std::string invalid;
+    absl::Status inferred = InferIsolated(model, si, &inferred_graph, &invalid);
+    if (inferred.ok() && !invalid.empty()) {
+      if (options().GetBool("strict")) return absl::InvalidArgumentError(invalid);
+      r.notes.push_back(absl::StrCat("skipped: ", invalid));
+      return r;
+    }
     if (!inferred.ok()) {
       if (options().GetBool("strict")) return inferred;
       r.notes.push_back(absl::StrCat("skipped: ", inferred.message()));
       return r;
     }
-    r.changes = ApplyTypes(proto.graph(), model.graph(), options().GetBool("overwrite"));
+    r.changes = ApplyTypes(inferred_graph, model.graph(), options().GetBool("overwrite"));
     r.notes.push_back(absl::StrCat(r.changes, " values typed"));
     return r;
   }

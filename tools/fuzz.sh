@@ -41,7 +41,7 @@ cd "$ROOT"
 # ir/ or passes/ changed since.
 CXXFLAGS=(-std=c++17 -O1 -g -fno-omit-frame-pointer
           -fsanitize=fuzzer,address,undefined
-          -DONNX_NAMESPACE=onnx -DONNX_ML=1 -DNOMINMAX -I. -Wno-sign-compare)
+          -DONNX_NAMESPACE=onnx -DONNX_ML=1 -DNOMINMAX -I. -isystem /usr/include/eigen3 -Wno-sign-compare)
 ABSL_LIBS=(bad_optional_access bad_variant_access base city civil_time
   cord cord_internal cordz_functions cordz_handle cordz_info
   debugging_internal demangle_internal exponential_biased
@@ -58,7 +58,7 @@ ABSL_LIBS=(bad_optional_access bad_variant_access base city civil_time
   raw_logging_internal spinlock_wait stacktrace status statusor
   str_format_internal strerror strings strings_internal symbolize
   synchronization throw_delegate time time_zone)
-LDLIBS=(-lonnx -lonnx_proto -lprotobuf -lpthread)
+LDLIBS=(-lonnx -lonnx_proto -lprotobuf -lopenblas -lpthread)
 for l in "${ABSL_LIBS[@]}"; do LDLIBS+=("-labsl_$l"); done
 LDLIBS+=(-latomic -lrt)
 
