@@ -162,7 +162,9 @@ Timings RunOnce(const std::string& model_path, const std::string& out_path) {
   };
   mem("load");
   t.nodes_in = CountNodes(**model);
-  auto pm = PassManager::Create("cleanup");
+  // PIPELINE_BENCHMARK_PIPELINE=optimize measures fusion plus cleanup.
+  const char* pipeline_env = std::getenv("PIPELINE_BENCHMARK_PIPELINE");
+  auto pm = PassManager::Create(pipeline_env ? pipeline_env : "cleanup");
   if (!pm.ok()) {
     std::fprintf(stderr, "%s\n", pm.status().ToString().c_str());
     std::exit(1);
