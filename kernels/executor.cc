@@ -23,6 +23,7 @@ namespace kernels {
 struct FusedConv {
   KTensor w, b;
   Epilogue epi;
+  std::shared_ptr<void> dnnl;  // oneDNN primitives per input shape (DnnlConv)
 };
 
 struct Step {
@@ -365,7 +366,13 @@ class Frame : public SubgraphRunner {
       ctx.out.resize(st.out_slots.size());
       absl::Status status;
       if (st.fused) {
-        status = ConvWithEpilogue(ctx, st.fused->w, &st.fused->b, st.fused->epi);
+        bool done = false;
+        if (DnnlConvAvailable()) {
+          status = DnnlConv(ctx, st.fused->w, &st.fused->b, st.fused->epi, &st.fused->dnnl, &done);
+        }
+        if (status.ok() && !done) {
+          status = ConvWithEpilogue(ctx, st.fused->w, &st.fused->b, st.fused->epi);
+        }
       } else if (st.kernel == nullptr) {
         status = absl::UnimplementedError("no kernel");
       } else {

@@ -110,6 +110,13 @@ struct Epilogue {
 };
 absl::Status ConvWithEpilogue(OpContext& c, const KTensor& w, const KTensor* b,
                               const Epilogue& epi);
+// Same through oneDNN's convolution primitive (conv_dnnl.cc; only in a
+// -DONNXC_CONV_DNNL build, else *done = false). *cache keeps the primitives
+// and reordered weights per input shape. *done = false: not handled (use
+// ConvWithEpilogue).
+bool DnnlConvAvailable();
+absl::Status DnnlConv(OpContext& c, const KTensor& w, const KTensor* b, const Epilogue& epi,
+                      std::shared_ptr<void>* cache, bool* done);
 
 // Numpy broadcast of two shapes; error if incompatible.
 absl::StatusOr<std::vector<int64_t>> BroadcastShapes(const std::vector<int64_t>& a,
