@@ -144,13 +144,6 @@ std::unique_ptr<Model> NewModel(int64_t opset = 13) {
   return m;
 }
 
-Tensor Random(std::vector<int64_t> dims, float lo, float hi, int seed) {
-  Tensor t(onnx::TensorProto::FLOAT, std::move(dims));
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  for (int64_t i = 0; i < t.num_elements(); ++i) t.mutable_data<float>()[i] = u(rng);
-  return t;
-}
 
 void SetInputType(Value* v, std::vector<int64_t> dims) {
   onnx::TypeProto t;
@@ -160,10 +153,10 @@ void SetInputType(Value* v, std::vector<int64_t> dims) {
 }
 
 Node* AddBn(Graph& g, Value* x, int64_t n, int seed, const std::string& name) {
-  Value* gamma = g.AddInitializer(name + "_g", Random({n}, 0.5, 1.5, seed));
-  Value* beta = g.AddInitializer(name + "_b", Random({n}, -0.2, 0.2, seed + 1));
-  Value* mean = g.AddInitializer(name + "_m", Random({n}, -0.2, 0.2, seed + 2));
-  Value* var = g.AddInitializer(name + "_v", Random({n}, 0.5, 2.0, seed + 3));
+  Value* gamma = g.AddInitializer(name + "_g", RandomTensor({n}, 0.5, 1.5, seed));
+  Value* beta = g.AddInitializer(name + "_b", RandomTensor({n}, -0.2, 0.2, seed + 1));
+  Value* mean = g.AddInitializer(name + "_m", RandomTensor({n}, -0.2, 0.2, seed + 2));
+  Value* var = g.AddInitializer(name + "_v", RandomTensor({n}, 0.5, 2.0, seed + 3));
   return g.CreateNode("BatchNormalization", {x, gamma, beta, mean, var}, 1, nullptr, name);
 }
 
@@ -172,20 +165,20 @@ TEST_F(FuseConvBnTest, GemmAndMatMulFold) {
   Graph& g = m->graph();
   Value* x = g.AddInput("x");
   SetInputType(x, {4, 6});
-  Node* gemm = g.CreateNode("Gemm", {x, g.AddInitializer("w1", Random({5, 6}, -1, 1, 1)),
-                                     g.AddInitializer("c1", Random({5}, -1, 1, 2))}, 1, nullptr, "gemm");
+  Node* gemm = g.CreateNode("Gemm", {x, g.AddInitializer("w1", RandomTensor({5, 6}, -1, 1, 1)),
+                                     g.AddInitializer("c1", RandomTensor({5}, -1, 1, 2))}, 1, nullptr, "gemm");
   gemm->SetAttr(Attribute::Int("transB", 1));
   gemm->SetAttr(Attribute::Float("beta", 0.5f));
   Node* bn1 = AddBn(g, gemm->output(0), 5, 10, "bn1");
-  Node* mm = g.CreateNode("MatMul", {bn1->output(0), g.AddInitializer("w2", Random({5, 3}, -1, 1, 3))}, 1, nullptr, "mm");
-  Node* add = g.CreateNode("Add", {g.AddInitializer("c2", Random({3}, -1, 1, 4)), mm->output(0)}, 1, nullptr, "add");
+  Node* mm = g.CreateNode("MatMul", {bn1->output(0), g.AddInitializer("w2", RandomTensor({5, 3}, -1, 1, 3))}, 1, nullptr, "mm");
+  Node* add = g.CreateNode("Add", {g.AddInitializer("c2", RandomTensor({3}, -1, 1, 4)), mm->output(0)}, 1, nullptr, "add");
   Node* bn2 = AddBn(g, add->output(0), 3, 20, "bn2");
-  Node* mm2 = g.CreateNode("MatMul", {bn2->output(0), g.AddInitializer("w3", Random({3, 2}, -1, 1, 5))}, 1, nullptr, "mm2");
+  Node* mm2 = g.CreateNode("MatMul", {bn2->output(0), g.AddInitializer("w3", RandomTensor({3, 2}, -1, 1, 5))}, 1, nullptr, "mm2");
   Node* bn3 = AddBn(g, mm2->output(0), 2, 30, "bn3");
   g.AddOutput(bn3->output(0));
   std::string path = ::testing::TempDir() + "/gemm_matmul_bn.onnx";
   ASSERT_TRUE(SaveModel(*m, path).ok());
-  Proof p = Prove(path, {{"x", Random({4, 6}, -2, 2, 99)}}, "shape-inference,fuse-conv-bn,dce");
+  Proof p = Prove(path, {{"x", RandomTensor({4, 6}, -2, 2, 99)}}, "shape-inference,fuse-conv-bn,dce");
   EXPECT_EQ(p.bn_before, 3);
   EXPECT_EQ(p.bn_after, 0) << testing::PrintToString(p.notes);
   EXPECT_LE(p.worst_rel, kMaxRel);
@@ -196,7 +189,7 @@ TEST_F(FuseConvBnTest, DeclinesSayWhy) {
   Graph& g = m->graph();
   Value* x = g.AddInput("x");
   SetInputType(x, {1, 2, 4, 4});
-  Value* w = g.AddInitializer("w", Random({2, 2, 1, 1}, -1, 1, 1));
+  Value* w = g.AddInitializer("w", RandomTensor({2, 2, 1, 1}, -1, 1, 1));
   Node* conv1 = g.CreateNode("Conv", {x, w}, 1, nullptr, "conv_twice");
   Node* bn1 = AddBn(g, conv1->output(0), 2, 10, "bn_a");
   Node* conv2 = g.CreateNode("Conv", {bn1->output(0), w}, 1, nullptr, "conv_train");

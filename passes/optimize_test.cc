@@ -14,13 +14,6 @@
 namespace onnxc {
 namespace {
 
-Tensor Random(std::vector<int64_t> dims, float lo, float hi, int seed) {
-  Tensor t(onnx::TensorProto::FLOAT, std::move(dims));
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  for (int64_t i = 0; i < t.num_elements(); ++i) t.mutable_data<float>()[i] = u(rng);
-  return t;
-}
 
 Tensor Int64s(std::vector<int64_t> v) {
   Tensor t(onnx::TensorProto::INT64, {static_cast<int64_t>(v.size())});
@@ -47,14 +40,14 @@ std::unique_ptr<Model> EveryPattern() {
   t.mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
   for (int64_t d : {1, 3, 6, 6}) t.mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
   x->set_type(t);
-  Node* conv = g.CreateNode("Conv", {x, g.AddInitializer("w", Random({4, 3, 3, 3}, -1, 1, 1)),
-                                     g.AddInitializer("b", Random({4}, -1, 1, 2))}, 1, nullptr, "conv");
+  Node* conv = g.CreateNode("Conv", {x, g.AddInitializer("w", RandomTensor({4, 3, 3, 3}, -1, 1, 1)),
+                                     g.AddInitializer("b", RandomTensor({4}, -1, 1, 2))}, 1, nullptr, "conv");
   conv->SetAttr(Attribute::Ints("pads", {1, 1, 1, 1}));
   Value* v = conv->output(0);
-  v = g.CreateNode("Mul", {v, g.AddInitializer("m", Random({1, 4, 1, 1}, 0.5, 2, 3))}, 1)->output(0);
-  v = g.CreateNode("Div", {v, g.AddInitializer("d", Random({4, 1, 1}, 0.5, 2, 4))}, 1)->output(0);
-  v = g.CreateNode("Add", {g.AddInitializer("a", Random({4, 1, 1}, -1, 1, 5)), v}, 1)->output(0);
-  v = g.CreateNode("Sub", {v, g.AddInitializer("s", Random({1}, -1, 1, 6))}, 1)->output(0);
+  v = g.CreateNode("Mul", {v, g.AddInitializer("m", RandomTensor({1, 4, 1, 1}, 0.5, 2, 3))}, 1)->output(0);
+  v = g.CreateNode("Div", {v, g.AddInitializer("d", RandomTensor({4, 1, 1}, 0.5, 2, 4))}, 1)->output(0);
+  v = g.CreateNode("Add", {g.AddInitializer("a", RandomTensor({4, 1, 1}, -1, 1, 5)), v}, 1)->output(0);
+  v = g.CreateNode("Sub", {v, g.AddInitializer("s", RandomTensor({1}, -1, 1, 6))}, 1)->output(0);
   v = g.CreateNode("Identity", {v}, 1)->output(0);
   Node* cast = g.CreateNode("Cast", {v}, 1);
   cast->SetAttr(Attribute::Int("to", onnx::TensorProto::FLOAT));
@@ -84,7 +77,7 @@ TEST(Optimize, FoldsEveryPatternAndKeepsOutputs) {
   EXPECT_EQ(model->graph().outputs()[0]->name(), "sum");
   std::string after_path = ::testing::TempDir() + "/every.opt.onnx";
   ASSERT_TRUE(SaveModel(*model, after_path).ok());
-  std::vector<NamedTensor> in = {{"x", Random({1, 3, 6, 6}, -1, 1, 42)}};
+  std::vector<NamedTensor> in = {{"x", RandomTensor({1, 3, 6, 6}, -1, 1, 42)}};
   auto a = RunWithOrt(before_path, in);
   auto b = RunWithOrt(after_path, in);
   ASSERT_TRUE(a.ok()) << a.status();

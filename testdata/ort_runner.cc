@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 
@@ -19,6 +20,15 @@ std::string OrtDir() {
 std::string GeneratedTestdataDir() {
   const char* d = std::getenv("ONNXC_TESTDATA");
   return d ? d : "";
+}
+
+Tensor RandomTensor(std::vector<int64_t> dims, float lo, float hi, int seed) {
+  Tensor t(onnx::TensorProto::FLOAT, std::move(dims));
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  float* d = t.mutable_data<float>();
+  for (int64_t i = 0; i < t.num_elements(); ++i) d[i] = u(rng);
+  return t;
 }
 
 absl::StatusOr<std::vector<NamedTensor>> RunWithOrt(const std::string& model_path,

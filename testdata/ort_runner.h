@@ -17,6 +17,9 @@ std::string OrtDir();
 // Folder of generated test models (ONNXC_TESTDATA), "" when not set.
 std::string GeneratedTestdataDir();
 
+// A float tensor of uniform random values in [lo, hi), reproducible by seed.
+Tensor RandomTensor(std::vector<int64_t> dims, float lo, float hi, int seed);
+
 // Runs `model_path` on `inputs` (named by graph input) and returns its outputs
 // in graph order.
 absl::StatusOr<std::vector<NamedTensor>> RunWithOrt(const std::string& model_path,
