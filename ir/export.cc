@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/arena.h"
+#include "absl/container/flat_hash_set.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl.h"
 
@@ -135,6 +136,72 @@ void AppendField(uint32_t tag, const google::protobuf::MessageLite& m, std::stri
 
 void ExportGraph(const Graph& graph, onnx::GraphProto* gp, const ExportOptions& options) {
   ExportGraphImpl(graph, gp, options, true);
+}
+
+namespace {
+
+// A graph input declaring `t`'s name, element type and shape.
+void InputOfTensor(const onnx::TensorProto& t, onnx::ValueInfoProto* info) {
+  info->set_name(t.name());
+  auto* tt = info->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(t.data_type());
+  auto* shape = tt->mutable_shape();
+  for (int64_t d : t.dims()) shape->add_dim()->set_dim_value(d);
+}
+
+}  // namespace
+
+void ExportNodesAsGraph(const Graph& graph, const std::vector<const Node*>& nodes,
+                        onnx::GraphProto* gp, const ExportOptions& options) {
+  gp->set_name(graph.name());
+  absl::flat_hash_set<const Node*> chosen(nodes.begin(), nodes.end());
+  absl::flat_hash_set<const Value*> declared;
+  // A value read from outside the chosen nodes: declare it once.
+  auto declare = [&](const Value* v) {
+    if (v == nullptr || v->graph() != &graph || chosen.contains(v->producer())) return;
+    if (!declared.insert(v).second) return;
+    // A Constant node's value goes as an initializer: ONNX reads the data of
+    // both (Reshape's shape, Slice's starts...).
+    const Node* p = v->producer();
+    if (p != nullptr && p->IsOp("Constant") && p->attributes().size() == 1 &&
+        p->attributes()[0].name() == "value" && p->attributes()[0].type() == onnx::AttributeProto::TENSOR &&
+        (options.max_tensor_bytes < 0 || p->attributes()[0].t().ByteSizeLong() <= static_cast<size_t>(options.max_tensor_bytes))) {
+      onnx::TensorProto* t = gp->add_initializer();
+      *t = p->attributes()[0].t();
+      t->set_name(v->name());
+      if (options.initializers_as_inputs) InputOfTensor(*t, gp->add_input());
+      return;
+    }
+    if (v->has_initializer()) TensorToProto(*v->initializer(), v->name(), options, gp->add_initializer());
+    if (v->is_sparse_initializer()) *gp->add_sparse_initializer() = *v->sparse_initializer();
+    if (!v->has_initializer() || v->is_graph_input()) {
+      ValueToInfo(v, gp->add_input());
+    } else if (options.initializers_as_inputs) {
+      InputOfTensor(gp->initializer(gp->initializer_size() - 1), gp->add_input());
+    }
+  };
+  for (const Node* n : nodes) {
+    for (const Value* in : n->inputs()) declare(in);
+    // Values of `graph` that the node's subgraphs capture.
+    for (Graph* sub : n->subgraphs()) {
+      sub->ForEachGraph([&](Graph* g) {
+        for (const auto& inner : g->nodes())
+          for (const Value* in : inner->inputs()) declare(in);
+        for (const Value* out : g->outputs()) declare(out);
+      });
+    }
+    ExportNode(*n, gp->add_node(), options);
+  }
+  for (const Node* n : nodes) {
+    for (const Value* out : n->outputs()) {
+      if (out == nullptr) continue;
+      if (out->IsGraphOutput()) {
+        ValueToInfo(out, gp->add_output());
+      } else if (out->in_value_info()) {
+        ValueToInfo(out, gp->add_value_info());
+      }
+    }
+  }
 }
 
 onnx::ModelProto ExportModel(const Model& model, const ExportOptions& options) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "ir/model.h"
@@ -23,12 +24,25 @@ struct ExportOptions {
   bool inferred_value_info = true;
   // Leave out the main graph's initializers (SaveModel streams them).
   bool skip_main_initializers = false;
+  // ExportNodesAsGraph: list every initializer it writes among the graph
+  // inputs too (IR < 4, where ONNX takes initializer types from the inputs).
+  bool initializers_as_inputs = false;
 };
 
 // Builds a ModelProto. Copies tensor data (subject to max_tensor_bytes):
 // for saving to disk use SaveModel, which streams weights instead.
 onnx::ModelProto ExportModel(const Model& model, const ExportOptions& options = {});
 void ExportGraph(const Graph& graph, onnx::GraphProto* proto, const ExportOptions& options = {});
+
+// Exports only `nodes` (nodes of `graph`, in order) as a standalone graph, for
+// analyses such as ONNX's shape inference that need part of a model: every
+// value they read (their subgraphs included) but do not produce becomes a
+// graph input with its known type, or an initializer when it is constant
+// (plus an input if it is also one in `graph`). Their outputs that are
+// outputs of `graph` stay graph outputs, and the types the model declares for
+// their outputs are kept in value_info.
+void ExportNodesAsGraph(const Graph& graph, const std::vector<const Node*>& nodes,
+                        onnx::GraphProto* proto, const ExportOptions& options = {});
 
 struct SaveOptions {
   // Tensors of the main graph with at least this many bytes go to the
