@@ -252,6 +252,25 @@ int MeasureMode(int64_t size, const std::string& model) {
   return 0;
 }
 
+// --proto-only=F: the baseline any ONNX tool pays: parse F into an
+// onnx::ModelProto (no arena, as onnxoptimizer and the Python onnx package
+// do) and print the peak RSS.
+int ProtoOnlyMode(const std::string& model) {
+  int64_t rss_start = ProcStatusKb("VmRSS:");
+  double t0 = Seconds();
+  {
+    onnx::ModelProto m;
+    std::ifstream f(model, std::ios::binary);
+    if (!m.ParseFromIstream(&f)) {
+      std::fprintf(stderr, "cannot parse %s\n", model.c_str());
+      return 1;
+    }
+    std::printf("proto nodes=%d parse_ms=%.1f peak_rss_mb=%.1f base_rss_mb=%.1f\n", m.graph().node_size(),
+                (Seconds() - t0) * 1e3, ProcStatusKb("VmHWM:") / 1024.0, rss_start / 1024.0);
+  }
+  return 0;
+}
+
 }  // namespace
 }  // namespace onnxc
 
@@ -261,7 +280,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     bool ours = false;
-    for (const char* f : {"--size=", "--generate=", "--out=", "--model="}) {
+    for (const char* f : {"--size=", "--generate=", "--out=", "--model=", "--proto-only="}) {
       if (a.rfind(f, 0) == 0) {
         flags[std::string(f, std::strlen(f) - 1)] = a.substr(std::strlen(f));
         ours = true;
@@ -279,6 +298,7 @@ int main(int argc, char** argv) {
     onnxc::WriteModel(n, flags["--out"]);
     return 0;
   }
+  if (flags.count("--proto-only")) return onnxc::ProtoOnlyMode(flags["--proto-only"]);
   if (flags.count("--size")) {
     if (!absl::SimpleAtoi(flags["--size"], &n)) return 2;
     std::string model = flags["--model"];
