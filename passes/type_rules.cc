@@ -1,6 +1,7 @@
 #include "passes/type_rules.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -155,6 +156,10 @@ bool NormAxes(std::vector<int64_t>* axes, int rank) {
   return true;
 }
 
+// Overflow-checked arithmetic: dimensions come from untrusted files.
+bool Mul(int64_t a, int64_t b, int64_t* out) { return !__builtin_mul_overflow(a, b, out); }
+bool Add(int64_t a, int64_t b, int64_t* out) { return !__builtin_add_overflow(a, b, out); }
+
 // ---- Writing outputs.
 
 void Set(Outputs* outs, int i, int32_t elem, const Shape& dims) {
@@ -180,7 +185,7 @@ Dim Product(const Shape& dims, int from, int to) {
   for (int i = from; i < to; ++i) {
     const Dim& d = dims[i];
     if (p.known() && d.known()) {
-      p.value *= d.value;
+      if (!Mul(p.value, d.value, &p.value)) return Dim();
     } else if (p.known() && p.value == 1) {
       p = d;
     } else if (!(d.known() && d.value == 1)) {
@@ -351,7 +356,8 @@ bool ConvPool(const Node& n, bool use_dilation, bool conv, Outputs* outs) {
   for (size_t i = 0; i < spatial; ++i)
     if (strides[i] <= 0 || dilations[i] <= 0 || kernel[i] <= 0) return false;
   std::vector<int64_t> effective(spatial);
-  for (size_t i = 0; i < spatial; ++i) effective[i] = (kernel[i] - 1) * dilations[i] + 1;
+  for (size_t i = 0; i < spatial; ++i)
+    if (!Mul(kernel[i] - 1, dilations[i], &effective[i]) || !Add(effective[i], 1, &effective[i])) return false;
   const Attribute* auto_pad = n.attr("auto_pad");
   if (auto_pad != nullptr && auto_pad->type() != onnx::AttributeProto::STRING) return false;
   if (has_pads) {
@@ -382,7 +388,8 @@ bool ConvPool(const Node& n, bool use_dilation, bool conv, Outputs* outs) {
       out.push_back(Dim());
       continue;
     }
-    int64_t size = x.dims[2 + i].value + pads[i] + pads[i + spatial];
+    int64_t size = 0;
+    if (!Add(x.dims[2 + i].value, pads[i], &size) || !Add(size, pads[i + spatial], &size)) return false;
     int64_t o = (size - effective[i]) / strides[i] + 1;
     if (size < effective[i] || o < 1) return false;  // ONNX reports these
     out.push_back(Dim::Of(o));
@@ -468,14 +475,14 @@ bool Reshape(const Node& n, int64_t opset, Outputs* outs) {
       if (static_cast<int>(i) >= x.rank()) return false;
       if (x.dims[i].known()) {
         out[i] = x.dims[i];
-        product *= x.dims[i].value;
+        if (!Mul(product, x.dims[i].value, &product)) return false;
       } else {
         out[i] = x.dims[i];
         unresolved_zero[i] = true;
       }
     } else if (t >= 0) {
       out[i] = Dim::Of(t);
-      product *= t;
+      if (!Mul(product, t, &product)) return false;
     } else {
       return false;
     }
@@ -486,7 +493,7 @@ bool Reshape(const Node& n, int64_t opset, Outputs* outs) {
     bool valid = true;
     for (int i = 0; i < x.rank(); ++i) {
       if (x.dims[i].known()) {
-        in_product *= x.dims[i].value;
+        if (!Mul(in_product, x.dims[i].value, &in_product)) return false;
       } else if (i >= static_cast<int>(unresolved_zero.size()) || !unresolved_zero[i]) {
         valid = false;
         break;
@@ -596,7 +603,7 @@ bool Concat(const Node& n, int64_t opset, Outputs* outs) {
     for (int j = 0; j < t.rank(); ++j) {
       if (j == axis) {
         if (t.dims[j].known()) {
-          total += t.dims[j].value;
+          if (!Add(total, t.dims[j].value, &total)) return false;
         } else {
           all_known = false;
         }
@@ -673,7 +680,7 @@ bool Slice(const Node& n, int64_t opset, Outputs* outs) {
   for (size_t i = 0; i < axes.size(); ++i) {
     const Dim& d = x.dims[axes[i]];
     int64_t step = steps[i];
-    if (!d.known() || step == 0) return false;
+    if (!d.known() || step == 0 || step == INT64_MIN) return false;
     int64_t dim = d.value, start = starts[i], end = ends[i];
     if (start < 0) start += dim;
     if (end < 0) end += dim;
@@ -684,8 +691,8 @@ bool Slice(const Node& n, int64_t opset, Outputs* outs) {
       start = std::clamp<int64_t>(start, 0, dim);
       end = std::clamp<int64_t>(end, 0, dim);
     }
-    int64_t len = step > 0 ? (end > start ? (end - start + step - 1) / step : 0)
-                           : (start > end ? (start - end - step - 1) / -step : 0);
+    int64_t len = step > 0 ? (end > start ? (end - start - 1) / step + 1 : 0)
+                           : (start > end ? (start - end - 1) / -step + 1 : 0);
     out[axes[i]] = Dim::Of(len);
   }
   Set(outs, 0, x.elem, out);
@@ -711,10 +718,8 @@ bool Split(const Node& n, int64_t opset, Outputs* outs) {
   if (given) {
     if (static_cast<int>(split.size()) != num) return false;
     int64_t sum = 0;
-    for (int64_t s : split) {
-      if (s < 0) return false;
-      sum += s;
-    }
+    for (int64_t s : split)
+      if (s < 0 || !Add(sum, s, &sum)) return false;
     if (d.known() && d.value != sum) return false;
   } else {
     if (!d.known() || num == 0 || d.value % num != 0) return false;
@@ -798,8 +803,9 @@ bool Tile(const Node& n, int64_t opset, Outputs* outs) {
   if (static_cast<int>(repeats.size()) != x.rank()) return false;
   Shape out;
   for (int i = 0; i < x.rank(); ++i) {
-    if (repeats[i] < 0) return false;
-    out.push_back(x.dims[i].known() ? Dim::Of(x.dims[i].value * repeats[i]) : Dim());
+    int64_t d = 0;
+    if (repeats[i] < 0 || (x.dims[i].known() && !Mul(x.dims[i].value, repeats[i], &d))) return false;
+    out.push_back(x.dims[i].known() ? Dim::Of(d) : Dim());
   }
   Set(outs, 0, x.elem, out);
   return true;
@@ -831,8 +837,8 @@ bool Pad(const Node& n, int64_t opset, Outputs* outs) {
   Shape out;
   for (int i = 0; i < x.rank(); ++i) {
     if (!x.dims[i].known()) return false;
-    int64_t d = x.dims[i].value + pads[i] + pads[i + x.rank()];
-    if (d < 0) return false;
+    int64_t d = 0;
+    if (!Add(x.dims[i].value, pads[i], &d) || !Add(d, pads[i + x.rank()], &d) || d < 0) return false;
     out.push_back(Dim::Of(d));
   }
   Set(outs, 0, x.elem, out);
@@ -869,9 +875,10 @@ bool Constant(const Node& n, int64_t, Outputs* outs) {
 bool DepthSpace(const Node& n, int64_t, Outputs* outs) {
   TensorType x;
   int64_t b = 0;
-  if (!InputType(n, 0, &x) || x.rank() != 4 || !AttrInt(n, "blocksize", 0, &b) || b <= 0) return false;
+  if (!InputType(n, 0, &x) || x.rank() != 4 || !AttrInt(n, "blocksize", 0, &b) || b <= 0 || b > 4096)
+    return false;
   for (const Dim& d : x.dims)
-    if (!d.known()) return false;
+    if (!d.known() || d.value > (int64_t{1} << 40)) return false;
   const auto& v = x.dims;
   Shape out;
   if (n.op_type() == "DepthToSpace") {
