@@ -235,6 +235,9 @@ bool Broadcast(const std::vector<const Shape*>& shapes, Shape* out) {
 
 // ---- Rules.
 
+// Output 0 has input 0's type. Also BatchNormalization and
+// LayerNormalization: Y only (the driver declines when their training
+// outputs are present).
 bool SameAsInput(const Node& n, int64_t, Outputs* outs) {
   TensorType x;
   if (!InputType(n, 0, &x)) return false;
@@ -242,10 +245,13 @@ bool SameAsInput(const Node& n, int64_t, Outputs* outs) {
   return true;
 }
 
-bool BoolLikeInput(const Node& n, int64_t, Outputs* outs) {
+// Output 0 has input 0's shape and element type kElem (IsNaN, IsInf: BOOL;
+// DequantizeLinear: FLOAT).
+template <int32_t kElem>
+bool ShapeOfInput(const Node& n, int64_t, Outputs* outs) {
   TensorType x;
   if (!InputType(n, 0, &x)) return false;
-  Set(outs, 0, onnx::TensorProto::BOOL, x.dims);
+  Set(outs, 0, kElem, x.dims);
   return true;
 }
 
@@ -275,10 +281,6 @@ bool Dropout(const Node& n, int64_t opset, Outputs* outs) {
   return true;
 }
 
-// BatchNormalization, LayerNormalization: Y only (the training outputs are
-// left to ONNX; the driver declines when they are present).
-bool FirstOutputLikeInput(const Node& n, int64_t opset, Outputs* outs) { return SameAsInput(n, opset, outs); }
-
 bool QuantizeLinear(const Node& n, int64_t, Outputs* outs) {
   TensorType x, zp;
   if (!InputType(n, 0, &x)) return false;
@@ -288,13 +290,6 @@ bool QuantizeLinear(const Node& n, int64_t, Outputs* outs) {
     elem = zp.elem;
   }
   Set(outs, 0, elem, x.dims);
-  return true;
-}
-
-bool DequantizeLinear(const Node& n, int64_t, Outputs* outs) {
-  TensorType x;
-  if (!InputType(n, 0, &x)) return false;
-  Set(outs, 0, onnx::TensorProto::FLOAT, x.dims);
   return true;
 }
 
@@ -903,8 +898,8 @@ const absl::flat_hash_map<std::string, Rule>& Rules() {
           "Sigmoid", "Sign", "Sin", "Sinh", "Softmax", "Softplus", "Softsign", "Sqrt", "Tan", "Tanh",
           "ThresholdedRelu", "Trilu", "ScatterND", "ScatterElements"})
       (*m)[op] = SameAsInput;
-    for (const char* op : {"IsNaN", "IsInf"}) (*m)[op] = BoolLikeInput;
-    for (const char* op : {"BatchNormalization", "LayerNormalization"}) (*m)[op] = FirstOutputLikeInput;
+    for (const char* op : {"IsNaN", "IsInf"}) (*m)[op] = ShapeOfInput<onnx::TensorProto::BOOL>;
+    for (const char* op : {"BatchNormalization", "LayerNormalization"}) (*m)[op] = SameAsInput;
     for (const char* op : {"Add", "Sub", "Mul", "Div", "Pow"}) (*m)[op] = Broadcasting<7, 0>;
     (*m)["Mod"] = Broadcasting<10, 0>;
     (*m)["BitShift"] = Broadcasting<11, 0>;
@@ -917,7 +912,7 @@ const absl::flat_hash_map<std::string, Rule>& Rules() {
     (*m)["CastLike"] = CastLike;
     (*m)["Dropout"] = Dropout;
     (*m)["QuantizeLinear"] = QuantizeLinear;
-    (*m)["DequantizeLinear"] = DequantizeLinear;
+    (*m)["DequantizeLinear"] = ShapeOfInput<onnx::TensorProto::FLOAT>;
     (*m)["Conv"] = Conv;
     (*m)["MaxPool"] = MaxPool;
     (*m)["AveragePool"] = OtherPool;
