@@ -97,36 +97,6 @@ ErrorMetrics ErrorAccumulator::Get() const {
   return m;
 }
 
-// Workaround for the quantizer folding Relu/Clip into its producer's range
-// (quantizer.cc step 2): the folded Relu is bypassed, so a reader of its
-// output that stays float reads the UNCLAMPED tensor (resnet18 with one conv
-// kept float fell from 36.3 to 18.0 dB output SQNR). Until the quantizer only
-// folds when every reader is quantized, a Relu/Clip feeding a kept node is
-// kept float too (then nothing is folded there and the result is exact).
-void KeepFoldableProducers(const Model& model, std::vector<std::pair<std::string, std::string>>* keep) {
-  std::map<const Node*, std::string> id_of;
-  std::map<std::string, const Node*> node_of;
-  for (const auto& [n, id] : StableNodeIds(model.graph())) {
-    id_of[n] = id;
-    node_of[id] = n;
-  }
-  std::set<std::string> kept;
-  for (const auto& k : *keep) kept.insert(k.first);
-  for (size_t i = 0; i < keep->size(); ++i) {
-    auto it = node_of.find((*keep)[i].first);
-    if (it == node_of.end()) continue;
-    const std::string reader = (*keep)[i].first;
-    for (const Value* in : it->second->inputs()) {
-      const Node* p = in ? in->producer() : nullptr;
-      if (p == nullptr || (p->op_type() != "Relu" && p->op_type() != "Clip")) continue;
-      const std::string& pid = id_of[p];
-      if (kept.insert(pid).second)
-        keep->emplace_back(pid, absl::StrCat("feeds ", reader, ", kept float (a folded Relu/Clip would be skipped by "
-                                             "its float reader)"));
-    }
-  }
-}
-
 RunSettings SensitivityRunSettings(const RunSettings& run, const QuantizationSettings& settings, int64_t samples,
                                    const std::string& rank_by) {
   RunSettings r = run;
@@ -361,7 +331,6 @@ absl::StatusOr<std::unique_ptr<LayerSensitivity>> LayerSensitivity::Compute(Mode
   // keeping it float alone buys), plus the all-quantized baseline.
   if (revert) {
     auto measure_all_but = [&](std::vector<std::pair<std::string, std::string>> keep) -> absl::StatusOr<ErrorMetrics> {
-      KeepFoldableProducers(model, &keep);
       auto q = QuantizeClone(model, result->settings, **stats, keep);
       if (!q.ok()) return q.status();
       result->runs += static_cast<int64_t>(result->samples.size());

@@ -128,12 +128,6 @@ absl::StatusOr<std::unique_ptr<Model>> QuantizeClone(const Model& model, const Q
 RunSettings SensitivityRunSettings(const RunSettings& run, const QuantizationSettings& settings, int64_t samples,
                                    const std::string& rank_by);
 
-// Adds to `keep` (StableNodeId, reason) every Relu/Clip whose output a kept
-// node reads. Works around the quantizer folding such a Relu/Clip into its
-// producer's range and bypassing it, which leaves a float reader reading the
-// unclamped tensor.
-void KeepFoldableProducers(const Model& model, std::vector<std::pair<std::string, std::string>>* keep);
-
 }  // namespace onnxc
 
 #endif  // ONNXC_ANALYSIS_LAYER_SENSITIVITY_H_

@@ -214,7 +214,6 @@ class Fallback : public Pass {
         std::vector<std::pair<std::string, std::string>> c = keep;
         for (int i = 0; i < k && i < static_cast<int>(ranked.size()); ++i)
           for (const std::string& m : sens.Members(ranked[i])) c.emplace_back(m, reason_of(i));
-        KeepFoldableProducers(model, &c);
         return c;
       };
 
@@ -372,15 +371,12 @@ class Fallback : public Pass {
           add(m, reason_of(i) + (targets ? ", target search" : ", top-k"));
     }
 
-    const size_t before_closure = keep.size();
-    KeepFoldableProducers(model, &keep);
     nlohmann::json kf = nlohmann::json::array();
     for (const auto& [id, why] : keep) kf.push_back({{"node", id}, {"reason", why}});
     details["kept_float"] = kf;
     details["manual"] = manual;
     r.notes.insert(r.notes.begin(), absl::StrCat(keep.size(), " nodes kept float (", manual, " by name/op type, ",
-                                                 before_closure - manual, " by sensitivity, ",
-                                                 keep.size() - before_closure, " Relu/Clip feeding them)"));
+                                                 keep.size() - manual, " by sensitivity)"));
     for (const auto& [id, why] : keep) r.notes.push_back(absl::StrCat("keep float: ", id, " (", why, ")"));
     if (!loud.empty()) r.notes.insert(r.notes.begin(), loud);
     r.details = std::move(details);

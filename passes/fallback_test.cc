@@ -121,7 +121,6 @@ void GuidedVsRandom(const std::string& name, const std::string& model_path, cons
   ASSERT_FALSE(samples.empty());
   auto ref = RunAll(*model, samples);
   auto measure = [&](Keep keep) {
-    KeepFoldableProducers(*model, &keep);
     auto q = QuantizeClone(*model, sens->settings, *stats, keep);
     EXPECT_TRUE(q.ok()) << q.status();
     return Compare(ref, RunAll(**q, samples)).sqnr_db;
