@@ -160,7 +160,7 @@ void Graph::SetInitializer(Value* v, Tensor t) {
     initializer_order_.push_back(v);
     v->initializer_pos_ = std::prev(initializer_order_.end());
   }
-  v->initializer_ = std::move(t);
+  v->initializer_ = std::make_unique<Tensor>(std::move(t));
 }
 
 void Graph::RemoveInitializer(Value* v) {
@@ -348,7 +348,7 @@ std::unique_ptr<Graph> Graph::Clone(Node* parent_node,
   g->meta_ = meta_;
   auto copy_value = [&](const Value* v) {
     Value* c = g->CreateValue(v->name_);
-    c->type_ = v->type_;
+    if (v->type_) c->type_ = std::make_unique<onnx::TypeProto>(*v->type_);
     c->doc_string_ = v->doc_string_;
     (*value_map)[v] = c;
     return c;

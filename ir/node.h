@@ -25,8 +25,8 @@ class Node {
   bool IsOp(const char* op_type) const;  // default domain and this op_type
   const std::string& name() const { return name_; }
   void set_name(std::string n) { name_ = std::move(n); }
-  const std::string& doc_string() const { return doc_string_; }
-  void set_doc_string(std::string s) { doc_string_ = std::move(s); }
+  const std::string& doc_string() const { return doc_string_.get(); }
+  void set_doc_string(std::string s) { doc_string_.set(std::move(s)); }
   Graph* graph() const { return graph_; }
   // "name (OpType)" or "#index (OpType)" for messages.
   std::string Describe() const;
@@ -59,7 +59,8 @@ class Node {
   friend class Graph;
   Node() = default;
 
-  std::string op_type_, domain_, name_, doc_string_;
+  std::string op_type_, domain_, name_;
+  RareString doc_string_;
   Graph* graph_ = nullptr;
   std::vector<Value*> inputs_;
   std::vector<size_t> use_pos_;  // where each input sits in its value's uses()

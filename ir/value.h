@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "ir/rare_string.h"
 #include "ir/tensor.h"
 #include "onnx/onnx_pb.h"
 
@@ -44,9 +45,9 @@ class Value {
   bool is_graph_input() const { return is_graph_input_; }
   // Constant data: an initializer (possibly also a graph input in IR < 4, in
   // which case callers may override it and it is not a true constant).
-  bool has_initializer() const { return initializer_.has_value(); }
-  const Tensor* initializer() const { return initializer_ ? &*initializer_ : nullptr; }
-  Tensor* mutable_initializer() { return initializer_ ? &*initializer_ : nullptr; }
+  bool has_initializer() const { return initializer_ != nullptr; }
+  const Tensor* initializer() const { return initializer_.get(); }
+  Tensor* mutable_initializer() { return initializer_.get(); }
   // A constant whose value cannot change at run time: an initializer that is
   // not also a graph input.
   const Tensor* constant() const { return is_graph_input_ ? nullptr : initializer(); }
@@ -54,9 +55,15 @@ class Value {
   const onnx::SparseTensorProto* sparse_initializer() const { return sparse_.get(); }
 
   // Type and shape, if known (from the model's value_info or shape inference).
-  bool has_type() const { return type_.has_value(); }
-  const onnx::TypeProto* type() const { return type_ ? &*type_ : nullptr; }
-  void set_type(onnx::TypeProto t) { type_ = std::move(t); }
+  bool has_type() const { return type_ != nullptr; }
+  const onnx::TypeProto* type() const { return type_.get(); }
+  void set_type(onnx::TypeProto t) {
+    if (type_) {
+      *type_ = std::move(t);
+    } else {
+      type_ = std::make_unique<onnx::TypeProto>(std::move(t));
+    }
+  }
   void clear_type() { type_.reset(); }
   // Convenience views of a tensor type: element type (UNDEFINED if unknown)
   // and dims (-1 for unknown or symbolic); nullopt if the rank is unknown.
@@ -64,8 +71,8 @@ class Value {
   std::optional<std::vector<int64_t>> shape() const;
   bool in_value_info() const { return in_value_info_; }
   // value_info doc_string, kept for a lossless round trip.
-  const std::string& doc_string() const { return doc_string_; }
-  void set_doc_string(std::string s) { doc_string_ = std::move(s); }
+  const std::string& doc_string() const { return doc_string_.get(); }
+  void set_doc_string(std::string s) { doc_string_.set(std::move(s)); }
 
  private:
   friend class Graph;
@@ -79,11 +86,14 @@ class Value {
   std::vector<Use> uses_;
   std::vector<Graph*> output_of_;
   bool is_graph_input_ = false;
-  std::optional<Tensor> initializer_;
-  std::unique_ptr<onnx::SparseTensorProto> sparse_;
-  std::optional<onnx::TypeProto> type_;
-  std::string doc_string_;
   bool in_value_info_ = false;
+  // Held by pointer: most values have no data, no type at load time and no
+  // doc string, and a model has a value per node (a Value is ~190 bytes
+  // instead of ~340 with these inline).
+  std::unique_ptr<Tensor> initializer_;
+  std::unique_ptr<onnx::SparseTensorProto> sparse_;
+  std::unique_ptr<onnx::TypeProto> type_;
+  RareString doc_string_;
   // Positions in the owning graph's lists, for O(1) removal.
   std::list<std::unique_ptr<Value>>::iterator self_;
   std::list<Value*>::iterator initializer_pos_;
