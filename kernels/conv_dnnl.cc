@@ -1,33 +1,37 @@
-// Optional: fused Conv (+bias +Relu/Clip) through oneDNN's convolution
-// primitive (build with -DONNXC_CONV_DNNL and link libdnnl, see BUILD). The
-// primitive, its weights reordered into the layout oneDNN picks
+// Optional: fused Conv (+bias [+residual] +Relu/Clip) through oneDNN's
+// convolution primitive (build with -DONNXC_CONV_DNNL and link libdnnl, see
+// BUILD). The primitive, its weights reordered into the layout oneDNN picks
 // (format_tag::any) and the activation reorders are cached per input shape
-// in the plan's fused step, so steady-state runs only execute.
+// and layout in the plan's fused step, so steady-state runs only execute.
+// Inputs may arrive in oneDNN's blocked layout (nChw16c) and, when the
+// executor allows it, the result stays blocked, so chains of convs pay no
+// reorders. A folded Add is a `sum` post-op: the residual is copied (or
+// reordered) into the destination first, or the destination is the
+// residual's own buffer when that is its last use.
 //
 // Runtime switches (only in a -DONNXC_CONV_DNNL build):
 //   ONNXC_DNNL_CONV=0      use the built-in conv instead
-//   ONNXC_DNNL_LAYOUT=nchw plain src/dst (oneDNN then runs im2col+gemm);
-//                          default: oneDNN picks the src/dst layouts
-//                          (nChw16c) and each conv reorders from/to NCHW
-//   ONNXC_DNNL_TUNE=0      always use oneDNN where it has a non-reference
-//                          implementation; default: on the first run of a
-//                          shape, time oneDNN (with its reorders) against the
-//                          built-in conv and keep the faster one
-//   ONNXC_DNNL_DW=1        depthwise convs too (default: built-in kernel)
+//   ONNXC_DNNL_LAYOUT=nchw|nhwc|nChw8c|nChw16c  force the activation layout
+//                          (default: oneDNN's choice; nchw makes oneDNN run
+//                          im2col+gemm)
+//   ONNXC_DNNL_TUNE=1      on the first run of a shape with plain input and
+//                          no residual, time oneDNN (with its reorders)
+//                          against the built-in conv and keep the faster one
+//   ONNXC_DNNL_DW=0        depthwise convs use the built-in kernel
+//   ONNXC_DNNL_TUNE_LOG=1  print what the timing chose for each conv
 #include "kernels/registry.h"
 
 #ifdef ONNXC_CONV_DNNL
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
-#include <cstdio>
 #include <mutex>
+#include <tuple>
 
-#include "oneapi/dnnl/dnnl.hpp"
+#include "kernels/dnnl_common.h"
 #include "kernels/spatial.h"
-
-extern "C" void omp_set_num_threads(int);
 #endif
 
 namespace onnxc {
@@ -37,7 +41,7 @@ namespace kernels {
 
 bool DnnlConvAvailable() { return false; }
 absl::Status DnnlConv(OpContext&, const KTensor&, const KTensor*, const Epilogue&,
-                      std::shared_ptr<void>*, bool* done) {
+                      const ConvResidual&, bool, std::shared_ptr<void>*, bool* done) {
   *done = false;
   return absl::OkStatus();
 }
@@ -46,40 +50,41 @@ absl::Status DnnlConv(OpContext&, const KTensor&, const KTensor*, const Epilogue
 
 namespace {
 
-bool EnvFlag(const char* name, bool dflt) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return dflt;
-  return !(v[0] == '0' || v[0] == 'n' || v[0] == 'N' || v[0] == 'f' || v[0] == 'F');
-}
-
-dnnl::engine& Engine() {
-  static dnnl::engine* e = new dnnl::engine(dnnl::engine::kind::cpu, 0);
-  return *e;
-}
+using dnnl_util::Desc;
+using dnnl_util::Engine;
+using dnnl_util::EnvFlag;
+using dnnl_util::Scratch;
+using dnnl_util::Stream;
 
 struct ShapePlan {
   bool usable = false;  // false: oneDNN has no good implementation, use ours
   dnnl::convolution_forward conv;
   dnnl::memory weights, bias;
-  dnnl::memory::desc src_user, dst_user, src_md, dst_md;
-  bool reorder_src = false, reorder_dst = false;
-  dnnl::reorder src_reorder, dst_reorder;
+  dnnl::memory::desc x_md, src_md;    // the input as given / as the conv reads it
+  dnnl::memory::desc dst_md, out_md;  // the conv's result / what we hand out
+  dnnl::memory::desc res_md;          // the residual as given
+  int out_layout = 0;
+  bool reorder_src = false, reorder_dst = false, reorder_res = false;
+  dnnl::reorder src_reorder, dst_reorder, res_reorder;
   std::vector<int64_t> odims;
 };
 
+// Input dims, input block, residual block (-1: none), blocked output allowed.
+using Key = std::tuple<std::vector<int64_t>, int, int, bool>;
+
 struct Cache {
   std::mutex mu;
-  std::map<std::vector<int64_t>, std::shared_ptr<ShapePlan>> plans;
+  std::map<Key, std::shared_ptr<ShapePlan>> plans;
 };
 
-std::shared_ptr<ShapePlan> Build(OpContext& c, const std::vector<int64_t>& xdims,
-                                 const KTensor& w, const KTensor* b, const Epilogue& epi,
+std::shared_ptr<ShapePlan> Build(const KTensor& x, const KTensor& w, const KTensor* b,
+                                 const Epilogue& epi, const ConvResidual& res, bool blocked_out,
                                  const Geometry& g, int64_t group) {
   using dnnl::memory;
   using tag = memory::format_tag;
   auto sp = std::make_shared<ShapePlan>();
-  const int64_t N = xdims[0], M = w.dims[0];
-  memory::dims src_dims(xdims.begin(), xdims.end());
+  const int64_t N = x.dims[0], M = w.dims[0];
+  memory::dims src_dims(x.dims.begin(), x.dims.end());
   memory::dims dst_dims = {N, M};
   for (int64_t o : g.out) dst_dims.push_back(o);
   memory::dims w_dims;
@@ -92,21 +97,31 @@ std::shared_ptr<ShapePlan> Build(OpContext& c, const std::vector<int64_t>& xdims
   memory::dims strides(g.strides.begin(), g.strides.end());
   memory::dims dil, pl(g.pad_begin.begin(), g.pad_begin.end()), pr(g.pad_end.begin(), g.pad_end.end());
   for (int64_t d : g.dilations) dil.push_back(d - 1);
-  const tag plain = g.nd == 1 ? tag::ncw : g.nd == 2 ? tag::nchw : tag::ncdhw;
   const tag wplain = group == 1 ? (g.nd == 1 ? tag::oiw : g.nd == 2 ? tag::oihw : tag::oidhw)
                                 : (g.nd == 1 ? tag::goiw : g.nd == 2 ? tag::goihw : tag::goidhw);
-  const bool any = [] {
+  // Activation layout: oneDNN's choice (channels last for brgconv on
+  // AVX-512) unless ONNXC_DNNL_LAYOUT forces one.
+  static const int forced = [] {
     const char* v = std::getenv("ONNXC_DNNL_LAYOUT");
-    return !(v != nullptr && std::strcmp(v, "nchw") == 0);
+    if (v == nullptr) return -1;
+    if (std::strcmp(v, "nchw") == 0) return 0;
+    if (std::strcmp(v, "nhwc") == 0) return 1;
+    if (std::strcmp(v, "nChw8c") == 0) return 8;
+    if (std::strcmp(v, "nChw16c") == 0) return 16;
+    return -1;
   }();
   auto f32 = memory::data_type::f32;
-  sp->src_user = memory::desc(src_dims, f32, plain);
-  sp->dst_user = memory::desc(dst_dims, f32, plain);
-  memory::desc src_any(src_dims, f32, any ? tag::any : plain);
-  memory::desc dst_any(dst_dims, f32, any ? tag::any : plain);
+  auto act = [&](const memory::dims& d, bool is_src) {
+    // A few input channels (the RGB stem) stay as oneDNN likes them.
+    if (forced < 0 || (is_src && forced > 1 && d[1] < 8)) return memory::desc(d, f32, tag::any);
+    return Desc(std::vector<int64_t>(d.begin(), d.end()), forced);
+  };
+  memory::desc src_any = act(src_dims, true);
+  memory::desc dst_any = act(dst_dims, false);
   memory::desc w_any(w_dims, f32, tag::any);
   memory::desc b_md({M}, f32, tag::x);
   dnnl::post_ops po;
+  if (res.t != nullptr) po.append_sum(1.f);
   if (epi.kind == Epilogue::kClamp) {
     if (epi.lo == 0.f && std::isinf(epi.hi) && epi.hi > 0) {
       po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
@@ -123,7 +138,7 @@ std::shared_ptr<ShapePlan> Build(OpContext& c, const std::vector<int64_t>& xdims
   std::string impl = pd.impl_info_str();
   if (impl.find("ref") != std::string::npos) return sp;  // reference loops: too slow
   auto& eng = Engine();
-  dnnl::stream s(eng);
+  dnnl::stream& s = Stream();
   // Weights into oneDNN's layout, once.
   memory w_user(memory::desc(w_dims, f32, wplain), eng, const_cast<float*>(w.ptr<float>()));
   sp->weights = memory(pd.weights_desc(), eng);
@@ -135,59 +150,80 @@ std::shared_ptr<ShapePlan> Build(OpContext& c, const std::vector<int64_t>& xdims
     std::memset(sp->bias.get_data_handle(), 0, M * sizeof(float));
   }
   s.wait();
+  sp->odims.assign(dst_dims.begin(), dst_dims.end());
+  sp->x_md = Desc(x);
   sp->src_md = pd.src_desc();
   sp->dst_md = pd.dst_desc();
-  sp->reorder_src = sp->src_md != sp->src_user;
-  sp->reorder_dst = sp->dst_md != sp->dst_user;
-  if (sp->reorder_src) sp->src_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng, sp->src_user, eng, sp->src_md));
-  if (sp->reorder_dst) sp->dst_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng, sp->dst_md, eng, sp->dst_user));
+  sp->reorder_src = sp->src_md != sp->x_md;
+  // Hand out the conv's own result if it is plain, or blocked and allowed.
+  int dst_layout = dnnl_util::LayoutOf(sp->dst_md, sp->odims);
+  sp->reorder_dst = dst_layout < 0 || (dst_layout > 0 && !blocked_out);
+  sp->out_layout = sp->reorder_dst ? 0 : dst_layout;
+  sp->out_md = Desc(sp->odims, sp->out_layout);
+  if (sp->reorder_src) {
+    sp->src_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng, sp->x_md, eng, sp->src_md));
+  }
+  if (sp->reorder_dst) {
+    sp->dst_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng, sp->dst_md, eng, sp->out_md));
+  }
+  if (res.t != nullptr) {
+    sp->res_md = Desc(*res.t);
+    sp->reorder_res = sp->res_md != sp->dst_md;
+    if (sp->reorder_res) {
+      sp->res_reorder =
+          dnnl::reorder(dnnl::reorder::primitive_desc(eng, sp->res_md, eng, sp->dst_md));
+    }
+  }
   sp->conv = dnnl::convolution_forward(pd);
-  sp->odims.assign(dst_dims.begin(), dst_dims.end());
   sp->usable = true;
-  (void)c;
   return sp;
 }
 
-float* Scratch(int which, size_t bytes) {
-  thread_local std::vector<float> bufs[2];
-  std::vector<float>& v = bufs[which];
-  size_t n = (bytes + sizeof(float) - 1) / sizeof(float);
-  if (v.size() < n) v.resize(n + 16);
-  return v.data();
-}
-
-absl::Status Exec(OpContext& c, const ShapePlan& sp, const KTensor& x, KTensor* out) {
-  KTensor y = KTensor::Alloc(TP::FLOAT, sp.odims);
+absl::Status Exec(OpContext& c, const ShapePlan& sp, const KTensor& x, const ConvResidual& res,
+                  KTensor* out) {
   auto& eng = Engine();
-  thread_local dnnl::stream* stream = new dnnl::stream(eng);
+  dnnl::stream& stream = Stream();
+  KTensor y;
   try {
-    dnnl::memory src_user(sp.src_user, eng, const_cast<void*>(x.data));
-    dnnl::memory dst_user(sp.dst_user, eng, y.data);
-    dnnl::memory src = src_user, dst = dst_user;
+    dnnl::memory src(sp.x_md, eng, const_cast<void*>(x.data));
     if (sp.reorder_src) {
+      dnnl::memory given = src;
       src = dnnl::memory(sp.src_md, eng, Scratch(0, sp.src_md.get_size()));
-      sp.src_reorder.execute(*stream, src_user, src);
+      sp.src_reorder.execute(stream, given, src);
     }
-    if (sp.reorder_dst) dst = dnnl::memory(sp.dst_md, eng, Scratch(1, sp.dst_md.get_size()));
-    sp.conv.execute(*stream, {{DNNL_ARG_SRC, src},
-                              {DNNL_ARG_WEIGHTS, sp.weights},
-                              {DNNL_ARG_BIAS, sp.bias},
-                              {DNNL_ARG_DST, dst}});
-    if (sp.reorder_dst) sp.dst_reorder.execute(*stream, dst, dst_user);
-    stream->wait();
+    // The residual's own buffer becomes the result when that is allowed.
+    const bool alias = res.t != nullptr && res.writable && !sp.reorder_res && !sp.reorder_dst;
+    dnnl::memory dst;
+    if (sp.reorder_dst) {
+      dst = dnnl::memory(sp.dst_md, eng, Scratch(1, sp.dst_md.get_size()));
+    } else {
+      y = alias ? *res.t : KTensor::Alloc(TP::FLOAT, sp.odims, sp.out_layout);
+      y.layout = sp.out_layout;
+      dst = dnnl::memory(sp.dst_md, eng, y.data);
+    }
+    if (res.t != nullptr && !alias) {
+      dnnl::memory r(sp.res_md, eng, const_cast<void*>(res.t->data));
+      if (sp.reorder_res) {
+        sp.res_reorder.execute(stream, r, dst);
+      } else {
+        std::memcpy(dst.get_data_handle(), res.t->data, sp.dst_md.get_size());
+      }
+    }
+    sp.conv.execute(stream, {{DNNL_ARG_SRC, src},
+                             {DNNL_ARG_WEIGHTS, sp.weights},
+                             {DNNL_ARG_BIAS, sp.bias},
+                             {DNNL_ARG_DST, dst}});
+    if (sp.reorder_dst) {
+      y = KTensor::Alloc(TP::FLOAT, sp.odims);
+      dnnl::memory o(sp.out_md, eng, y.data);
+      sp.dst_reorder.execute(stream, dst, o);
+    }
+    stream.wait();
   } catch (const dnnl::error& e) {
     return c.Error(absl::StrCat("oneDNN conv: ", e.what()));
   }
   *out = std::move(y);
   return absl::OkStatus();
-}
-
-void SetOmpThreads(int threads) {
-  thread_local int omp_threads = -1;
-  if (omp_threads != threads) {
-    omp_set_num_threads(std::max(1, threads));
-    omp_threads = threads;
-  }
 }
 
 // Best of 3 runs of each: keeps oneDNN only where it is faster.
@@ -197,7 +233,7 @@ void Tune(OpContext& c, ShapePlan* sp, const KTensor& w, const KTensor* b, const
   for (int i = 0; i < 4; ++i) {
     KTensor out;
     auto t0 = clk::now();
-    if (!Exec(c, *sp, c.input(0), &out).ok()) {
+    if (!Exec(c, *sp, c.input(0), ConvResidual(), &out).ok()) {
       sp->usable = false;
       return;
     }
@@ -226,10 +262,12 @@ bool DnnlConvAvailable() {
 }
 
 absl::Status DnnlConv(OpContext& c, const KTensor& w, const KTensor* b, const Epilogue& epi,
-                      std::shared_ptr<void>* cache_slot, bool* done) {
+                      const ConvResidual& res, bool blocked_out, std::shared_ptr<void>* cache_slot,
+                      bool* done) {
   *done = false;
   const KTensor& x = c.input(0);
-  if (x.type != TP::FLOAT || x.rank() != 4 || w.rank() != 4 || x.numel() == 0) {
+  if (x.type != TP::FLOAT || x.rank() != 4 || w.rank() != 4 || w.type != TP::FLOAT ||
+      x.numel() == 0) {
     return absl::OkStatus();
   }
   const int64_t C = x.dims[1], M = w.dims[0];
@@ -237,7 +275,7 @@ absl::Status DnnlConv(OpContext& c, const KTensor& w, const KTensor* b, const Ep
   if (group <= 0 || C % group != 0 || M % group != 0 || w.dims[1] != C / group) {
     return absl::OkStatus();  // the built-in path reports the error
   }
-  static const bool dw_too = EnvFlag("ONNXC_DNNL_DW", false);
+  static const bool dw_too = EnvFlag("ONNXC_DNNL_DW", true);
   if (group > 1 && !(dw_too && group == C && M == C)) return absl::OkStatus();
   static std::mutex init_mu;
   Cache* cache;
@@ -246,10 +284,11 @@ absl::Status DnnlConv(OpContext& c, const KTensor& w, const KTensor* b, const Ep
     if (!*cache_slot) *cache_slot = std::make_shared<Cache>();
     cache = static_cast<Cache*>(cache_slot->get());
   }
+  Key key(x.dims, x.layout, res.t != nullptr ? res.t->layout : -1, blocked_out);
   std::shared_ptr<ShapePlan> sp;
   {
     std::lock_guard<std::mutex> l(cache->mu);
-    auto it = cache->plans.find(x.dims);
+    auto it = cache->plans.find(key);
     if (it != cache->plans.end()) {
       sp = it->second;
     } else {
@@ -259,23 +298,24 @@ absl::Status DnnlConv(OpContext& c, const KTensor& w, const KTensor* b, const Ep
       if (!ks.empty() && ks != kernel) return absl::OkStatus();
       auto geo = ComputeGeometry(c, in, kernel);
       if (!geo.ok()) return absl::OkStatus();
-      SetOmpThreads(c.threads);  // before the weight reorder's parallel region
+      dnnl_util::SetOmpThreads(c.threads);  // before the weight reorder's parallel region
       try {
-        sp = Build(c, x.dims, w, b, epi, *geo, group);
+        sp = Build(x, w, b, epi, res, blocked_out, *geo, group);
       } catch (const dnnl::error&) {
         sp = std::make_shared<ShapePlan>();
       }
-      static const bool tune = EnvFlag("ONNXC_DNNL_TUNE", true);
-      if (sp->usable && tune) {
+      static const bool tune = EnvFlag("ONNXC_DNNL_TUNE", false);
+      if (sp->usable && tune && x.layout == 0 && res.t == nullptr) {
         Tune(c, sp.get(), w, b, epi);
       }
-      cache->plans[x.dims] = sp;
+      cache->plans[key] = sp;
     }
   }
   if (!sp->usable) return absl::OkStatus();
-  SetOmpThreads(c.threads);
+  if (res.t != nullptr && res.t->dims != sp->odims) return absl::OkStatus();
+  dnnl_util::SetOmpThreads(c.threads);
   KTensor y;
-  absl::Status st = Exec(c, *sp, x, &y);
+  absl::Status st = Exec(c, *sp, x, res, &y);
   if (!st.ok()) return st;
   c.out[0] = std::move(y);
   *done = true;
