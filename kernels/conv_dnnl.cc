@@ -5,15 +5,15 @@
 // and layout in the plan's fused step, so steady-state runs only execute.
 // Inputs may arrive in oneDNN's blocked layout (nChw16c) and, when the
 // executor allows it, the result stays blocked, so chains of convs pay no
-// reorders. A folded Add is a `sum` post-op: the residual is copied (or
+// reorders (only the model input and the region's exits are reordered). A folded Add is a `sum` post-op: the residual is copied (or
 // reordered) into the destination first, or the destination is the
 // residual's own buffer when that is its last use.
 //
 // Runtime switches (only in a -DONNXC_CONV_DNNL build):
 //   ONNXC_DNNL_CONV=0      use the built-in conv instead
-//   ONNXC_DNNL_LAYOUT=nchw|nhwc|nChw8c|nChw16c  force the activation layout
-//                          (default: oneDNN's choice; nchw makes oneDNN run
-//                          im2col+gemm)
+//   ONNXC_DNNL_LAYOUT=any|nchw|nhwc|nChw8c|nChw16c  activation layout
+//                          (default nChw16c; any: oneDNN's choice; nchw makes
+//                          oneDNN run im2col+gemm)
 //   ONNXC_DNNL_TUNE=1      on the first run of a shape with plain input and
 //                          no residual, time oneDNN (with its reorders)
 //                          against the built-in conv and keep the faster one
@@ -99,11 +99,12 @@ std::shared_ptr<ShapePlan> Build(const KTensor& x, const KTensor& w, const KTens
   for (int64_t d : g.dilations) dil.push_back(d - 1);
   const tag wplain = group == 1 ? (g.nd == 1 ? tag::oiw : g.nd == 2 ? tag::oihw : tag::oidhw)
                                 : (g.nd == 1 ? tag::goiw : g.nd == 2 ? tag::goihw : tag::goidhw);
-  // Activation layout: oneDNN's choice (channels last for brgconv on
-  // AVX-512) unless ONNXC_DNNL_LAYOUT forces one.
+  // Activation layout: nChw16c (ORT's NCHWc too). oneDNN's own choice
+  // (ONNXC_DNNL_LAYOUT=any) is channels last for brgconv on AVX-512: as fast
+  // on resnet18, 15% slower on mobilenet_v2 at batch 8 (BENCHMARK.md).
   static const int forced = [] {
     const char* v = std::getenv("ONNXC_DNNL_LAYOUT");
-    if (v == nullptr) return -1;
+    if (v == nullptr || *v == '\0') return 16;
     if (std::strcmp(v, "nchw") == 0) return 0;
     if (std::strcmp(v, "nhwc") == 0) return 1;
     if (std::strcmp(v, "nChw8c") == 0) return 8;

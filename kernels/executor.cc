@@ -288,6 +288,19 @@ absl::StatusOr<std::unique_ptr<GraphPlan>> BuildPlan(const Graph& g, int opset, 
   for (const auto& np : g.nodes()) {
     const Node* n = np.get();
     if (skip.contains(n)) continue;
+    // Without an observer nothing needs to see a Constant being produced:
+    // its value is made once here instead of on every run.
+    if (fuse && n->IsOp("Constant") && n->subgraphs().empty() && n->num_outputs() == 1 &&
+        n->output(0) != nullptr) {
+      auto t = RunNode(*n, {}, opset);
+      if (t.ok() && t->size() == 1) {
+        auto kt = KTensor::FromTensor((*t)[0]);
+        if (kt.ok()) {
+          p->consts.emplace_back(SlotFor(*p, n->output(0)), *std::move(kt));
+          continue;
+        }
+      }
+    }
     Step st;
     st.node = n;
     st.kernel = FindKernel(n->domain(), n->op_type(), opset);
