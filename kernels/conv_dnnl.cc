@@ -22,6 +22,7 @@
 #include "kernels/registry.h"
 
 #ifdef ONNXC_CONV_DNNL
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -56,10 +57,19 @@ using dnnl_util::EnvFlag;
 using dnnl_util::Scratch;
 using dnnl_util::Stream;
 
-struct ShapePlan {
-  bool usable = false;  // false: oneDNN has no good implementation, use ours
+// One primitive over a slice of the batch or of the output channels; the
+// slices of a conv run on the executor's threads, each with a one-thread
+// oneDNN (see Threading in Build).
+struct Part {
   dnnl::convolution_forward conv;
   dnnl::memory weights, bias;
+  dnnl::memory::desc src_md, dst_md;
+  size_t src_off = 0, dst_off = 0;  // bytes into the whole src / dst
+};
+
+struct ShapePlan {
+  bool usable = false;  // false: oneDNN has no good implementation, use ours
+  std::vector<Part> parts;
   dnnl::memory::desc x_md, src_md;    // the input as given / as the conv reads it
   dnnl::memory::desc dst_md, out_md;  // the conv's result / what we hand out
   dnnl::memory::desc res_md;          // the residual as given
@@ -79,7 +89,7 @@ struct Cache {
 
 std::shared_ptr<ShapePlan> Build(const KTensor& x, const KTensor& w, const KTensor* b,
                                  const Epilogue& epi, const ConvResidual& res, bool blocked_out,
-                                 const Geometry& g, int64_t group) {
+                                 const Geometry& g, int64_t group, int threads) {
   using dnnl::memory;
   using tag = memory::format_tag;
   auto sp = std::make_shared<ShapePlan>();
@@ -132,25 +142,34 @@ std::shared_ptr<ShapePlan> Build(const KTensor& x, const KTensor& w, const KTens
   }
   dnnl::primitive_attr attr;
   attr.set_post_ops(po);
-  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
-                                    dnnl::algorithm::convolution_direct, src_any, w_any, b_md,
-                                    dst_any, strides, dil, pl, pr);
-  dnnl::convolution_forward::primitive_desc pd(d, attr, Engine());
-  std::string impl = pd.impl_info_str();
-  if (impl.find("ref") != std::string::npos) return sp;  // reference loops: too slow
+  auto make_pd = [&](const memory::desc& src, const memory::desc& wt, const memory::desc& bias,
+                     const memory::desc& dst) {
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
+                                      dnnl::algorithm::convolution_direct, src, wt, bias, dst,
+                                      strides, dil, pl, pr);
+    return dnnl::convolution_forward::primitive_desc(d, attr, Engine());
+  };
+  auto is_ref = [](const dnnl::convolution_forward::primitive_desc& p) {
+    return std::string(p.impl_info_str()).find("ref") != std::string::npos;
+  };
+  dnnl::convolution_forward::primitive_desc pd = make_pd(src_any, w_any, b_md, dst_any);
+  if (is_ref(pd)) return sp;  // reference loops: too slow
   auto& eng = Engine();
   dnnl::stream& s = Stream();
-  // Weights into oneDNN's layout, once.
-  memory w_user(memory::desc(w_dims, f32, wplain), eng, const_cast<float*>(w.ptr<float>()));
-  sp->weights = memory(pd.weights_desc(), eng);
-  dnnl::reorder(w_user, sp->weights).execute(s, w_user, sp->weights);
-  sp->bias = memory(b_md, eng);
-  if (b != nullptr) {
-    std::memcpy(sp->bias.get_data_handle(), b->ptr<float>(), M * sizeof(float));
-  } else {
-    std::memset(sp->bias.get_data_handle(), 0, M * sizeof(float));
-  }
-  s.wait();
+  const float* bias_src = b != nullptr ? b->ptr<float>() : nullptr;
+  // Weights (output channels [m0, m0 + mn) of them) into `md`, once.
+  auto load_weights = [&](Part* part, const memory::desc& md, int64_t m0, int64_t mn) {
+    memory::dims wd = w_dims;
+    wd[0] = mn;  // o (dense) or g (depthwise: one channel per group)
+    const int64_t per = w.numel() / M;
+    memory w_user(memory::desc(wd, f32, wplain), eng,
+                  const_cast<float*>(w.ptr<float>() + m0 * per));
+    part->weights = memory(md, eng);
+    dnnl::reorder(w_user, part->weights).execute(s, w_user, part->weights);
+    part->bias = memory(memory::desc({mn}, f32, tag::x), eng);
+    float* bp = static_cast<float*>(part->bias.get_data_handle());
+    for (int64_t i = 0; i < mn; ++i) bp[i] = bias_src != nullptr ? bias_src[m0 + i] : 0.f;
+  };
   sp->odims.assign(dst_dims.begin(), dst_dims.end());
   sp->x_md = Desc(x);
   sp->src_md = pd.src_desc();
@@ -175,7 +194,93 @@ std::shared_ptr<ShapePlan> Build(const KTensor& x, const KTensor& w, const KTens
           dnnl::reorder(dnnl::reorder::primitive_desc(eng, sp->res_md, eng, sp->dst_md));
     }
   }
-  sp->conv = dnnl::convolution_forward(pd);
+  // Threading: oneDNN runs one OpenMP thread (libgomp's spinning barrier
+  // costs a whole time slice per parallel region when the machine is
+  // oversubscribed: mobilenet_v2 b1 at 2 threads went from 6 to 75-370 ms,
+  // resnet18 to 150 ms, while other builds ran). Convs worth ~0.2 ms or
+  // more are split instead into one primitive per executor thread, over the
+  // batch or, for one image in a plain or nChw16c result, over blocks of 16
+  // output channels (depthwise: of input channels too); those slices are
+  // contiguous in memory.
+  double flops = 2.0 * N * M * (x.dims[1] / group);
+  for (size_t i = 2; i < w.dims.size(); ++i) flops *= static_cast<double>(w.dims[i]);
+  for (int64_t o : g.out) flops *= static_cast<double>(o);
+  const int sl = dnnl_util::LayoutOf(sp->src_md, x.dims), dl = dst_layout;
+  const bool dw = group > 1;
+  const int64_t src_image = sp->src_md.get_size() / N, dst_image = sp->dst_md.get_size() / N;
+  int64_t in_plane = 1, out_plane = 1;
+  for (size_t i = 2; i < x.dims.size(); ++i) in_plane *= x.dims[i];
+  for (int64_t o : g.out) out_plane *= o;
+  std::vector<std::pair<int64_t, int64_t>> slices;  // [begin, size) of the split axis
+  bool by_batch = false;
+  if (threads > 1 && flops >= 2e7 && sl >= 0 && dl >= 0) {
+    if (N >= threads) {
+      by_batch = true;
+      for (int t = 0; t < threads; ++t) {
+        int64_t b0 = N * t / threads, b1 = N * (t + 1) / threads;
+        if (b1 > b0) slices.push_back({b0, b1 - b0});
+      }
+    } else if (N == 1 && (dl == 0 || dl == 16) && (!dw || sl == 0 || sl == 16) && M >= 32) {
+      const int64_t blocks = (M + 15) / 16;
+      const int64_t parts = std::min<int64_t>(threads, blocks);
+      for (int64_t t = 0; t < parts; ++t) {
+        int64_t c0 = std::min(M, blocks * t / parts * 16);
+        int64_t c1 = std::min(M, blocks * (t + 1) / parts * 16);
+        if (c1 > c0) slices.push_back({c0, c1 - c0});
+      }
+    }
+  }
+  bool split = slices.size() > 1;
+  if (split) {
+    try {
+      for (auto [b0, bn] : slices) {
+        Part part;
+        memory::dims sd = src_dims, dd = dst_dims, wd = w_dims;
+        if (by_batch) {
+          sd[0] = dd[0] = bn;
+        } else {
+          dd[1] = bn;
+          if (dw) {
+            sd[1] = bn;
+            wd[0] = bn;
+          } else {
+            wd[0] = bn;
+          }
+        }
+        part.src_md = Desc(std::vector<int64_t>(sd.begin(), sd.end()), sl);
+        part.dst_md = Desc(std::vector<int64_t>(dd.begin(), dd.end()), dl);
+        auto ppd = make_pd(part.src_md, memory::desc(wd, f32, tag::any),
+                           memory::desc({dd[1]}, f32, tag::x), part.dst_md);
+        if (is_ref(ppd) || ppd.src_desc() != part.src_md || ppd.dst_desc() != part.dst_md) {
+          split = false;
+          break;
+        }
+        if (by_batch) {
+          load_weights(&part, ppd.weights_desc(), 0, M);
+          part.src_off = b0 * src_image;
+          part.dst_off = b0 * dst_image;
+        } else {
+          load_weights(&part, ppd.weights_desc(), b0, bn);
+          part.src_off = dw ? b0 * in_plane * sizeof(float) : 0;
+          part.dst_off = b0 * out_plane * sizeof(float);
+        }
+        part.conv = dnnl::convolution_forward(ppd);
+        sp->parts.push_back(std::move(part));
+      }
+    } catch (const dnnl::error&) {
+      split = false;
+    }
+  }
+  if (!split) {
+    sp->parts.clear();
+    Part part;
+    part.src_md = sp->src_md;
+    part.dst_md = sp->dst_md;
+    load_weights(&part, pd.weights_desc(), 0, M);
+    part.conv = dnnl::convolution_forward(pd);
+    sp->parts.push_back(std::move(part));
+  }
+  s.wait();
   sp->usable = true;
   return sp;
 }
@@ -210,10 +315,35 @@ absl::Status Exec(OpContext& c, const ShapePlan& sp, const KTensor& x, const Con
         std::memcpy(dst.get_data_handle(), res.t->data, sp.dst_md.get_size());
       }
     }
-    sp.conv.execute(stream, {{DNNL_ARG_SRC, src},
-                             {DNNL_ARG_WEIGHTS, sp.weights},
-                             {DNNL_ARG_BIAS, sp.bias},
-                             {DNNL_ARG_DST, dst}});
+    stream.wait();
+    char* src_base = static_cast<char*>(src.get_data_handle());
+    char* dst_base = static_cast<char*>(dst.get_data_handle());
+    std::atomic<bool> failed{false};
+    auto run = [&](int64_t begin, int64_t end) {
+      dnnl_util::SetOmpThreads(1);
+      try {
+        dnnl::stream& st = Stream();
+        for (int64_t i = begin; i < end; ++i) {
+          const Part& p = sp.parts[i];
+          dnnl::memory s(p.src_md, eng, src_base + p.src_off);
+          dnnl::memory d(p.dst_md, eng, dst_base + p.dst_off);
+          p.conv.execute(st, {{DNNL_ARG_SRC, s},
+                              {DNNL_ARG_WEIGHTS, p.weights},
+                              {DNNL_ARG_BIAS, p.bias},
+                              {DNNL_ARG_DST, d}});
+        }
+        st.wait();
+      } catch (const dnnl::error&) {
+        failed = true;
+      }
+    };
+    const int64_t parts = static_cast<int64_t>(sp.parts.size());
+    if (parts == 1) {
+      run(0, 1);
+    } else {
+      ParallelFor(c.threads, parts, run);
+    }
+    if (failed) return c.Error("oneDNN conv failed");
     if (sp.reorder_dst) {
       y = KTensor::Alloc(TP::FLOAT, sp.odims);
       dnnl::memory o(sp.out_md, eng, y.data);
@@ -299,9 +429,9 @@ absl::Status DnnlConv(OpContext& c, const KTensor& w, const KTensor* b, const Ep
       if (!ks.empty() && ks != kernel) return absl::OkStatus();
       auto geo = ComputeGeometry(c, in, kernel);
       if (!geo.ok()) return absl::OkStatus();
-      dnnl_util::SetOmpThreads(c.threads);  // before the weight reorder's parallel region
+      dnnl_util::SetOmpThreads(1);  // before the weight reorders (see Build)
       try {
-        sp = Build(x, w, b, epi, res, blocked_out, *geo, group);
+        sp = Build(x, w, b, epi, res, blocked_out, *geo, group, c.threads);
       } catch (const dnnl::error&) {
         sp = std::make_shared<ShapePlan>();
       }
@@ -314,7 +444,7 @@ absl::Status DnnlConv(OpContext& c, const KTensor& w, const KTensor* b, const Ep
   }
   if (!sp->usable) return absl::OkStatus();
   if (res.t != nullptr && res.t->dims != sp->odims) return absl::OkStatus();
-  dnnl_util::SetOmpThreads(c.threads);
+  dnnl_util::SetOmpThreads(1);
   KTensor y;
   absl::Status st = Exec(c, *sp, x, res, &y);
   if (!st.ok()) return st;

@@ -80,6 +80,7 @@ KTensor ToPlainLayout(const KTensor& t) {
   if (t.layout == 0) return t;
   using namespace dnnl_util;
   KTensor y = KTensor::Alloc(t.type, t.dims);
+  SetOmpThreads(1);  // memory-bound, few per run
   dnnl::memory src(Desc(t), Engine(), t.data);
   dnnl::memory dst(Desc(y), Engine(), y.data);
   // Reorders are cheap to create; the layout edges are few per run.

@@ -157,9 +157,9 @@ TEST(Executor, ConvFastPathsMatchDirectLoop) {
 // kept in oneDNN layouts between convs and pools) against the observed plan
 // (every node on its own, plain NCHW): residuals from a graph input (must not
 // be written), from a conv (written in place), broadcast (slow path), into a
-// depthwise conv; 24 channels (padded in nChw16c); batch changes between runs.
-TEST(Executor, FusedConvChainsMatchObservedRun) {
-  const int64_t C = 24;
+// depthwise conv; channels that nChw16c pads; batch changes between runs;
+// convs large enough to be split over the threads by batch or by channels.
+void CheckFusedChain(const int64_t C, const int64_t H, std::vector<int64_t> batches) {
   uint32_t seed = 777;
   auto rnd = [&](std::vector<int64_t> dims, float scale) {
     Tensor t(onnx::TensorProto::FLOAT, dims);
@@ -218,8 +218,8 @@ TEST(Executor, FusedConvChainsMatchObservedRun) {
     auto ex = Executor::Create(g, o);
     ASSERT_TRUE(ex.ok()) << ex.status();
     Observer obs = [](const Value&, const TensorView&) {};
-    for (int64_t n : {1, 2, 1}) {
-      Tensor in = rnd({n, C, 9, 9}, 1.f);
+    for (int64_t n : batches) {
+      Tensor in = rnd({n, C, H, H}, 1.f);
       std::vector<float> before(in.data<float>(), in.data<float>() + in.num_elements());
       auto want = (*ex)->Run({{"x", in}}, &obs);
       ASSERT_TRUE(want.ok()) << want.status();
@@ -235,11 +235,18 @@ TEST(Executor, FusedConvChainsMatchObservedRun) {
         for (int64_t i = 0; i < wt.num_elements(); ++i) {
           float w = wt.data<float>()[i];
           ASSERT_NEAR(gt.data<float>()[i], w, 1e-4f + 1e-4f * std::fabs(w))
-              << "output " << k << " at " << i << " threads " << threads << " batch " << n;
+              << "output " << k << " at " << i << " threads " << threads << " batch " << n
+              << " channels " << C;
         }
       }
     }
   }
+}
+
+TEST(Executor, FusedConvChainsMatchObservedRun) {
+  CheckFusedChain(24, 9, {1, 2, 1});
+  CheckFusedChain(40, 48, {1, 2});  // 3x3 convs split: 16 + 24 channels
+  CheckFusedChain(96, 112, {1});    // depthwise split too
 }
 
 TEST(Executor, ObserverSeesEveryTensorOnce) {

@@ -108,7 +108,8 @@ absl::Status DnnlPool(OpContext& c, std::shared_ptr<void>* cache_slot, bool* don
     }
   }
   if (!pp->usable) return absl::OkStatus();
-  dnnl_util::SetOmpThreads(c.threads);
+  // Memory-bound and short: one thread (see the OpenMP note in conv_dnnl.cc).
+  dnnl_util::SetOmpThreads(1);
   KTensor y = KTensor::Alloc(TP::FLOAT, pp->odims, x.layout);
   try {
     auto& eng = dnnl_util::Engine();
