@@ -1,13 +1,13 @@
-// Optional: fused Conv (+bias [+residual] +Relu/Clip) through oneDNN's
-// convolution primitive (build with -DONNXC_CONV_DNNL and link libdnnl, see
-// BUILD). The primitive, its weights reordered into the layout oneDNN picks
-// (format_tag::any) and the activation reorders are cached per input shape
-// and layout in the plan's fused step, so steady-state runs only execute.
-// Inputs may arrive in oneDNN's blocked layout (nChw16c) and, when the
-// executor allows it, the result stays blocked, so chains of convs pay no
-// reorders (only the model input and the region's exits are reordered). A folded Add is a `sum` post-op: the residual is copied (or
-// reordered) into the destination first, or the destination is the
-// residual's own buffer when that is its last use.
+// Fused Conv (+bias [+residual] +Relu/Clip) through oneDNN's convolution
+// primitive (in the default build; -DONNXC_CONV_DNNL, see BUILD). The
+// primitive, its weights reordered into the layout oneDNN picks and the
+// activation reorders are cached per input shape and layout in the plan's
+// fused step, so steady-state runs only execute. Inputs may arrive in a
+// oneDNN layout (nChw16c) and, when the executor allows it, the result stays
+// in it, so chains of convs pay no reorders (only the model input and the
+// region's exits are reordered). A folded Add is a `sum` post-op: the
+// residual is copied (or reordered) into the destination first, or the
+// destination is the residual's own buffer when that is its last use.
 //
 // Runtime switches (only in a -DONNXC_CONV_DNNL build):
 //   ONNXC_DNNL_CONV=0      use the built-in conv instead
@@ -19,6 +19,8 @@
 //                          against the built-in conv and keep the faster one
 //   ONNXC_DNNL_DW=0        depthwise convs use the built-in kernel
 //   ONNXC_DNNL_TUNE_LOG=1  print what the timing chose for each conv
+//   ONNXC_DNNL_SPLIT_FLOPS=F  split convs of at least F flops over the
+//                          executor's threads (default 2e7, see Build)
 #include "kernels/registry.h"
 
 #ifdef ONNXC_CONV_DNNL
@@ -111,7 +113,8 @@ std::shared_ptr<ShapePlan> Build(const KTensor& x, const KTensor& w, const KTens
                                 : (g.nd == 1 ? tag::goiw : g.nd == 2 ? tag::goihw : tag::goidhw);
   // Activation layout: nChw16c (ORT's NCHWc too). oneDNN's own choice
   // (ONNXC_DNNL_LAYOUT=any) is channels last for brgconv on AVX-512: as fast
-  // on resnet18, 15% slower on mobilenet_v2 at batch 8 (BENCHMARK.md).
+  // on resnet18, as fast to 20% slower on mobilenet_v2 at batch 8 across
+  // runs (BENCHMARK.md).
   static const int forced = [] {
     const char* v = std::getenv("ONNXC_DNNL_LAYOUT");
     if (v == nullptr || *v == '\0') return 16;
@@ -184,7 +187,8 @@ std::shared_ptr<ShapePlan> Build(const KTensor& x, const KTensor& w, const KTens
     sp->src_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng, sp->x_md, eng, sp->src_md));
   }
   if (sp->reorder_dst) {
-    sp->dst_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng, sp->dst_md, eng, sp->out_md));
+    sp->dst_reorder =
+        dnnl::reorder(dnnl::reorder::primitive_desc(eng, sp->dst_md, eng, sp->out_md));
   }
   if (res.t != nullptr) {
     sp->res_md = Desc(*res.t);
@@ -202,6 +206,10 @@ std::shared_ptr<ShapePlan> Build(const KTensor& x, const KTensor& w, const KTens
   // batch or, for one image in a plain or nChw16c result, over blocks of 16
   // output channels (depthwise: of input channels too); those slices are
   // contiguous in memory.
+  static const double kSplitFlops = [] {
+    const char* v = std::getenv("ONNXC_DNNL_SPLIT_FLOPS");
+    return v != nullptr && *v != '\0' ? std::atof(v) : 2e7;
+  }();
   double flops = 2.0 * N * M * (x.dims[1] / group);
   for (size_t i = 2; i < w.dims.size(); ++i) flops *= static_cast<double>(w.dims[i]);
   for (int64_t o : g.out) flops *= static_cast<double>(o);
@@ -213,7 +221,7 @@ std::shared_ptr<ShapePlan> Build(const KTensor& x, const KTensor& w, const KTens
   for (int64_t o : g.out) out_plane *= o;
   std::vector<std::pair<int64_t, int64_t>> slices;  // [begin, size) of the split axis
   bool by_batch = false;
-  if (threads > 1 && flops >= 2e7 && sl >= 0 && dl >= 0) {
+  if (threads > 1 && flops >= kSplitFlops && sl >= 0 && dl >= 0) {
     if (N >= threads) {
       by_batch = true;
       for (int t = 0; t < threads; ++t) {

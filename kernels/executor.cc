@@ -42,9 +42,9 @@ struct Step {
   // Fused conv: the residual's buffer may take the result if nothing else
   // holds it at run time (its last use, a buffer the executor allocated).
   bool residual_writable = false;
-  // Output 0 may stay in oneDNN's blocked layout: every reader is a step
-  // that takes blocked input (fused conv, oneDNN pooling).
-  bool out_layouted = false;
+  // Output 0 may stay in a oneDNN layout (KTensor::layout): every reader is
+  // a step that takes one (fused conv, oneDNN pooling).
+  bool out_keeps_layout = false;
   // MaxPool/AveragePool run through oneDNN in the input's layout.
   bool dnnl_pool = false;
   mutable std::shared_ptr<void> dnnl;  // its primitives per input shape
@@ -236,7 +236,9 @@ std::shared_ptr<FusedConv> MatchConv(const Node* conv, const Graph& g, int opset
 void PlanLayouts(const Graph& g, const absl::flat_hash_map<const Node*, int>& step_of,
                  GraphPlan* p) {
   auto takes_blocked = [&](const Step& st, const Value* v) {
-    if (st.fused) return std::find(st.in_values.begin(), st.in_values.end(), v) != st.in_values.end();
+    if (st.fused) {
+      return std::find(st.in_values.begin(), st.in_values.end(), v) != st.in_values.end();
+    }
     return st.dnnl_pool && st.in_values.size() == 1 && st.in_values[0] == v;
   };
   for (Step& st : p->steps) {
@@ -265,7 +267,7 @@ void PlanLayouts(const Graph& g, const absl::flat_hash_map<const Node*, int>& st
       auto it = u.node->graph() == &g ? step_of.find(u.node) : step_of.end();
       ok &= it != step_of.end() && takes_blocked(p->steps[it->second], v);
     }
-    st.out_layouted = ok;
+    st.out_keeps_layout = ok;
   }
 }
 
@@ -343,8 +345,8 @@ absl::StatusOr<std::unique_ptr<GraphPlan>> BuildPlan(const Graph& g, int opset, 
     }
     for (const Value* v : n->outputs()) st.out_slots.push_back(v ? SlotFor(*p, v) : -1);
     st.label = n->IsOp("Conv") ? ConvLabel(n) : n->op_type();
-    st.dnnl_pool = fuse && DnnlConvAvailable() && (n->IsOp("MaxPool") || n->IsOp("AveragePool")) &&
-                   OnlyFirstOutputUsed(n);
+    st.dnnl_pool = fuse && DnnlConvAvailable() &&
+                   (n->IsOp("MaxPool") || n->IsOp("AveragePool")) && OnlyFirstOutputUsed(n);
     step_of[n] = static_cast<int>(p->steps.size());
     p->steps.push_back(std::move(st));
     for (const Graph* sg : n->subgraphs()) {
@@ -469,7 +471,8 @@ class Frame : public SubgraphRunner {
     }
     if (DnnlConvAvailable()) {
       bool done = false;
-      absl::Status status = DnnlConv(ctx, f.w, &f.b, f.epi, res, st.out_layouted, &f.dnnl, &done);
+      absl::Status status =
+          DnnlConv(ctx, f.w, &f.b, f.epi, res, st.out_keeps_layout, &f.dnnl, &done);
       if (!status.ok() || done) return status;
     }
     MakePlain(st, ctx, &temps);
@@ -501,7 +504,9 @@ class Frame : public SubgraphRunner {
     KTensor y = std::move(actx.out[0]);
     if (f.epi.kind == Epilogue::kClamp && y.type == TP::FLOAT) {
       float* p = y.mut<float>();
-      for (int64_t i = 0, n = y.numel(); i < n; ++i) p[i] = std::min(f.epi.hi, std::max(f.epi.lo, p[i]));
+      for (int64_t i = 0, n = y.numel(); i < n; ++i) {
+        p[i] = std::min(f.epi.hi, std::max(f.epi.lo, p[i]));
+      }
     }
     ctx.out[0] = std::move(y);
     return absl::OkStatus();

@@ -124,23 +124,23 @@ absl::StatusOr<std::vector<int64_t>> ConvOutputDims(const OpContext& c, const KT
                                                     const KTensor& w);
 
 // ---- oneDNN (only in a -DONNXC_CONV_DNNL build; otherwise the functions
-// below report "not handled" and no tensor is ever blocked).
+// below report "not handled" and every tensor stays plain).
 
 // Same as ConvWithEpilogue through oneDNN's convolution primitive
-// (conv_dnnl.cc). The input and residual may be blocked (KTensor::block);
-// with `blocked_out` the result stays in oneDNN's blocked layout when the
-// primitive produces one. *cache keeps the primitives and reordered weights
+// (conv_dnnl.cc). The input and residual may be in a oneDNN layout
+// (KTensor::layout); with `blocked_out` the result stays in the layout the
+// primitive produces. *cache keeps the primitives and reordered weights
 // per input shape and layout. *done = false: not handled (use
 // ConvWithEpilogue on plain inputs).
 bool DnnlConvAvailable();
 absl::Status DnnlConv(OpContext& c, const KTensor& w, const KTensor* b, const Epilogue& epi,
                       const ConvResidual& res, bool blocked_out, std::shared_ptr<void>* cache,
                       bool* done);
-// 2-D MaxPool / AveragePool through oneDNN in the input's layout (blocked
-// stays blocked; pool_dnnl.cc). *done = false: not handled.
+// 2-D MaxPool / AveragePool through oneDNN in the input's layout
+// (pool_dnnl.cc). *done = false: not handled.
 absl::Status DnnlPool(OpContext& c, std::shared_ptr<void>* cache, bool* done);
-// A blocked tensor reordered to plain NCHW (dnnl_layout.cc); plain ones are
-// returned as they are.
+// A tensor in a oneDNN layout reordered to plain NCHW (dnnl_layout.cc);
+// plain ones are returned as they are.
 KTensor ToPlainLayout(const KTensor& t);
 
 // Numpy broadcast of two shapes; error if incompatible.
