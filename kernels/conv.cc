@@ -210,12 +210,12 @@ void Im2ColBlock(const float* x, int64_t channels, const Geometry& g, int64_t o0
 
 }  // namespace
 
-absl::Status ConvWithEpilogue(OpContext& c, const KTensor& w_in, const KTensor* b_in,
-                              const Epilogue& epi) {
-  KTensor x = ToFloat(c.input(0)), w = ToFloat(w_in);
+namespace {
+
+absl::StatusOr<Geometry> ConvGeometry(const OpContext& c, const KTensor& x, const KTensor& w) {
   if (x.rank() < 3) return c.Error("Conv input must have rank >= 3");
   if (w.rank() != x.rank()) return c.Error("Conv weight rank differs from input rank");
-  const int64_t N = x.dims[0], C = x.dims[1], M = w.dims[0];
+  const int64_t C = x.dims[1], M = w.dims[0];
   const int64_t group = c.attr_i("group", 1);
   if (group <= 0 || C % group != 0 || M % group != 0 || w.dims[1] != C / group) {
     return c.Error(absl::StrCat("Conv: channels ", C, " / weight ", ShapeString(w.dims),
@@ -225,12 +225,39 @@ absl::Status ConvWithEpilogue(OpContext& c, const KTensor& w_in, const KTensor* 
   std::vector<int64_t> kernel(w.dims.begin() + 2, w.dims.end());
   std::vector<int64_t> ks = c.attr_ints("kernel_shape");
   if (!ks.empty() && ks != kernel) return c.Error("kernel_shape does not match the weight");
-  auto geo = ComputeGeometry(c, in, kernel);
+  return ComputeGeometry(c, in, kernel);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<int64_t>> ConvOutputDims(const OpContext& c, const KTensor& x,
+                                                    const KTensor& w) {
+  auto geo = ConvGeometry(c, x, w);
+  if (!geo.ok()) return geo.status();
+  std::vector<int64_t> odims = {x.dims[0], w.dims[0]};
+  odims.insert(odims.end(), geo->out.begin(), geo->out.end());
+  return odims;
+}
+
+absl::Status ConvWithEpilogue(OpContext& c, const KTensor& w_in, const KTensor* b_in,
+                              const Epilogue& epi, const ConvResidual& res) {
+  KTensor x = ToFloat(c.input(0)), w = ToFloat(w_in);
+  auto geo = ConvGeometry(c, x, w);
   if (!geo.ok()) return geo.status();
   const Geometry& g = *geo;
+  const int64_t N = x.dims[0], C = x.dims[1], M = w.dims[0];
+  const int64_t group = c.attr_i("group", 1);
   std::vector<int64_t> odims = {N, M};
   odims.insert(odims.end(), g.out.begin(), g.out.end());
-  KTensor y = KTensor::Alloc(TP::FLOAT, odims);
+  const float* pres = nullptr;
+  if (res.t != nullptr) {
+    if (res.t->type != TP::FLOAT || res.t->layout != 0 || res.t->dims != odims) {
+      return c.Error("fused Add input does not match the Conv output");
+    }
+    pres = res.t->ptr<float>();
+  }
+  // The residual's buffer takes the result when it may (its last use).
+  KTensor y = pres != nullptr && res.writable ? *res.t : KTensor::Alloc(TP::FLOAT, odims);
   int64_t in_size = 1, out_size = 1, ksize = 1;
   for (int64_t i = 0; i < g.nd; ++i) {
     in_size *= g.in[i];
@@ -254,8 +281,18 @@ absl::Status ConvWithEpilogue(OpContext& c, const KTensor& w_in, const KTensor* 
     ParallelFor(c.threads, N * C, [&](int64_t s, int64_t e) {
       for (int64_t i = s; i < e; ++i) {
         int64_t ch = i % C;
-        DepthwisePlane(px + i * in_size, pw + ch * ksize, bias ? bias[ch] : 0.f, g, epi,
-                       py + i * out_size);
+        float bv = bias ? bias[ch] : 0.f;
+        if (pres == nullptr) {
+          DepthwisePlane(px + i * in_size, pw + ch * ksize, bv, g, epi, py + i * out_size);
+          continue;
+        }
+        // Residual: the plane goes to scratch, then y = clamp(plane + r).
+        float* plane = Scratch(1, static_cast<size_t>(out_size));
+        DepthwisePlane(px + i * in_size, pw + ch * ksize, bv, g, Epilogue(), plane);
+        const float* r = pres + i * out_size;
+        float* yo = py + i * out_size;
+        for (int64_t j = 0; j < out_size; ++j) yo[j] = plane[j] + r[j];
+        Clamp(yo, out_size, epi);
       }
     });
     return c.out[0] = std::move(y), absl::OkStatus();
@@ -302,8 +339,18 @@ absl::Status ConvWithEpilogue(OpContext& c, const KTensor& w_in, const KTensor* 
         ldb = nn;
       }
       float* yb = py + (n * M + gi * Mg + m0) * out_size + o0;
+      // C starts as bias (+ residual), so the GEMM accumulates (beta = 1).
       float beta = 0.f;
-      if (bias != nullptr) {
+      if (pres != nullptr) {
+        const float* rb = pres + (yb - py);
+        for (int64_t m = m0; m < m1; ++m) {
+          float bv = bias != nullptr ? bias[gi * Mg + m] : 0.f;
+          float* r = yb + (m - m0) * out_size;
+          const float* q = rb + (m - m0) * out_size;
+          for (int64_t j = 0; j < nn; ++j) r[j] = q[j] + bv;  // in place when writable
+        }
+        beta = 1.f;
+      } else if (bias != nullptr) {
         for (int64_t m = m0; m < m1; ++m) {
           float bv = bias[gi * Mg + m];
           float* r = yb + (m - m0) * out_size;

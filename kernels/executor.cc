@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <new>
 #include <optional>
@@ -18,11 +19,14 @@
 namespace onnxc {
 namespace kernels {
 
-// Conv (+ BatchNormalization folded into its weights) (+ Relu/Clip applied
-// in cache), used when no observer needs the intermediate tensors.
+// Conv (+ BatchNormalization folded into its weights) (+ Add of another
+// tensor) (+ Relu/Clip applied in cache), used when no observer needs the
+// intermediate tensors.
 struct FusedConv {
   KTensor w, b;
   Epilogue epi;
+  const Node* add = nullptr;  // the folded Add, if any
+  int add_pos = 0;            // which input of `add` the conv result is
   std::shared_ptr<void> dnnl;  // oneDNN primitives per input shape (DnnlConv)
 };
 
@@ -31,10 +35,19 @@ struct Step {
   const Node* node;
   const KernelDef* kernel;
   std::vector<int> in_slots;  // -1: omitted, -2: outer scope (looked up by value)
-  std::vector<const Value*> in_values;
+  std::vector<const Value*> in_values;  // fused conv: {x} or {x, residual}
   std::vector<int> out_slots;  // -1: omitted output
   std::vector<int> frees;      // slots released after this step
   std::string label;           // op type(s), for profiles
+  // Fused conv: the residual's buffer may take the result if nothing else
+  // holds it at run time (its last use, a buffer the executor allocated).
+  bool residual_writable = false;
+  // Output 0 may stay in a oneDNN layout (KTensor::layout): every reader is
+  // a step that takes one (fused conv, oneDNN pooling).
+  bool out_keeps_layout = false;
+  // MaxPool/AveragePool run through oneDNN in the input's layout.
+  bool dnnl_pool = false;
+  mutable std::shared_ptr<void> dnnl;  // its primitives per input shape
 };
 
 struct GraphPlan {
@@ -116,10 +129,12 @@ std::string ConvLabel(const Node* conv) {
   return absl::StrCat("Conv(", dw ? "dw" : "", k, strided ? absl::StrCat("/s", s[0]) : "", ")");
 }
 
-// Matches Conv [-> BatchNormalization] [-> Relu | Clip] with constant
-// parameters and single consumers; returns the fused parameters and the
-// nodes it absorbs (after the Conv).
+// Matches Conv [-> BatchNormalization] [-> Add] [-> Relu | Clip] with
+// constant parameters and single consumers; returns the fused parameters and
+// the nodes it absorbs (after the Conv). An Add is folded only if its other
+// input is `available` at the Conv's position (computed by an earlier step).
 std::shared_ptr<FusedConv> MatchConv(const Node* conv, const Graph& g, int opset,
+                                     const std::function<bool(const Value*)>& available,
                                      std::vector<const Node*>* absorbed) {
   if (!conv->IsOp("Conv") || conv->num_inputs() < 2 || !OnlyFirstOutputUsed(conv)) return nullptr;
   const Tensor* w = conv->input(1) ? conv->input(1)->constant() : nullptr;
@@ -160,6 +175,19 @@ std::shared_ptr<FusedConv> MatchConv(const Node* conv, const Graph& g, int opset
       changed = true;
     }
   }
+  const Node* add = nullptr;
+  int add_pos = 0;
+  if (next && next->IsOp("Add") && next->num_inputs() == 2 && next->input(0) != nullptr &&
+      next->input(1) != nullptr && next->input(0) != next->input(1)) {
+    add_pos = next->input(0) == out ? 0 : 1;
+    const Value* other = next->input(1 - add_pos);
+    if (available(other)) {
+      add = next;
+      absorbed->push_back(next);
+      out = next->output(0);
+      next = SoleConsumer(out, g);
+    }
+  }
   Epilogue epi;
   if (next && next->IsOp("Relu") && next->input(0) == out) {
     epi.kind = Epilogue::kClamp;
@@ -190,7 +218,7 @@ std::shared_ptr<FusedConv> MatchConv(const Node* conv, const Graph& g, int opset
       absorbed->push_back(next);
     }
   }
-  if (!changed && epi.kind == Epilogue::kNone) return nullptr;
+  if (!changed && add == nullptr && epi.kind == Epilogue::kNone) return nullptr;
   auto f = std::make_shared<FusedConv>();
   f->w = KTensor::Alloc(TP::FLOAT, w->dims());
   float* fw = f->w.mut<float>();
@@ -198,7 +226,49 @@ std::shared_ptr<FusedConv> MatchConv(const Node* conv, const Graph& g, int opset
   f->b = KTensor::Alloc(TP::FLOAT, {M});
   for (int64_t i = 0; i < M; ++i) f->b.mut<float>()[i] = static_cast<float>(bt[i]);
   f->epi = epi;
+  f->add = add;
+  f->add_pos = add_pos;
   return f;
+}
+
+// Which fused steps may write over their residual and which outputs may
+// stay in oneDNN's blocked layout (see Step).
+void PlanLayouts(const Graph& g, const absl::flat_hash_map<const Node*, int>& step_of,
+                 GraphPlan* p) {
+  auto takes_blocked = [&](const Step& st, const Value* v) {
+    if (st.fused) {
+      return std::find(st.in_values.begin(), st.in_values.end(), v) != st.in_values.end();
+    }
+    return st.dnnl_pool && st.in_values.size() == 1 && st.in_values[0] == v;
+  };
+  for (Step& st : p->steps) {
+    if (st.fused && st.fused->add != nullptr && st.in_slots[1] >= 0) {
+      // Only buffers the executor allocated itself: a fused conv or an op
+      // that always returns a new tensor (not a graph input, a constant or a
+      // view such as Identity/Reshape of one).
+      int rs = st.in_slots[1];
+      const Value* r = st.in_values[1];
+      const Node* prod = r->producer();
+      auto it = prod ? step_of.find(prod) : step_of.end();
+      bool fresh = it != step_of.end() &&
+                   (p->steps[it->second].fused != nullptr || prod->IsOp("Conv") ||
+                    prod->IsOp("Add") || prod->IsOp("Relu") || prod->IsOp("Clip") ||
+                    prod->IsOp("MaxPool") || prod->IsOp("AveragePool"));
+      st.residual_writable = fresh && r != st.in_values[0] && !p->is_const[rs] &&
+                             std::find(st.frees.begin(), st.frees.end(), rs) != st.frees.end();
+    }
+    if (!DnnlConvAvailable() || !(st.fused || st.dnnl_pool) || st.out_slots.empty() ||
+        st.out_slots[0] < 0) {
+      continue;
+    }
+    const Value* v = p->values[st.out_slots[0]];
+    bool ok = v->output_of().empty() && !v->uses().empty();
+    for (const Use& u : v->uses()) {
+      auto it = u.node->graph() == &g ? step_of.find(u.node) : step_of.end();
+      ok &= it != step_of.end() && takes_blocked(p->steps[it->second], v);
+    }
+    st.out_keeps_layout = ok;
+  }
 }
 
 absl::StatusOr<std::unique_ptr<GraphPlan>> BuildPlan(const Graph& g, int opset, bool fuse) {
@@ -220,14 +290,36 @@ absl::StatusOr<std::unique_ptr<GraphPlan>> BuildPlan(const Graph& g, int opset, 
   for (const auto& np : g.nodes()) {
     const Node* n = np.get();
     if (skip.contains(n)) continue;
+    // Without an observer nothing needs to see a Constant being produced:
+    // its value is made once here instead of on every run.
+    if (fuse && n->IsOp("Constant") && n->subgraphs().empty() && n->num_outputs() == 1 &&
+        n->output(0) != nullptr) {
+      auto t = RunNode(*n, {}, opset);
+      if (t.ok() && t->size() == 1) {
+        auto kt = KTensor::FromTensor((*t)[0]);
+        if (kt.ok()) {
+          p->consts.emplace_back(SlotFor(*p, n->output(0)), *std::move(kt));
+          continue;
+        }
+      }
+    }
     Step st;
     st.node = n;
     st.kernel = FindKernel(n->domain(), n->op_type(), opset);
     std::vector<const Node*> absorbed;
-    if (fuse) st.fused = MatchConv(n, g, opset, &absorbed);
+    auto available = [&](const Value* v) {
+      const Node* prod = v->producer();
+      return v->graph() != &g || prod == nullptr || step_of.contains(prod);
+    };
+    if (fuse) st.fused = MatchConv(n, g, opset, available, &absorbed);
     if (st.fused) {
       st.in_values.push_back(n->input(0));
-      st.in_slots.push_back(n->input(0)->graph() != &g ? -2 : SlotFor(*p, n->input(0)));
+      if (st.fused->add != nullptr) {
+        st.in_values.push_back(st.fused->add->input(1 - st.fused->add_pos));
+      }
+      for (const Value* v : st.in_values) {
+        st.in_slots.push_back(v->graph() != &g ? -2 : SlotFor(*p, v));
+      }
       st.label = ConvLabel(n);
       for (const Node* a : absorbed) absl::StrAppend(&st.label, "+", a->op_type());
       const Node* last = absorbed.empty() ? n : absorbed.back();
@@ -253,6 +345,8 @@ absl::StatusOr<std::unique_ptr<GraphPlan>> BuildPlan(const Graph& g, int opset, 
     }
     for (const Value* v : n->outputs()) st.out_slots.push_back(v ? SlotFor(*p, v) : -1);
     st.label = n->IsOp("Conv") ? ConvLabel(n) : n->op_type();
+    st.dnnl_pool = fuse && DnnlConvAvailable() &&
+                   (n->IsOp("MaxPool") || n->IsOp("AveragePool")) && OnlyFirstOutputUsed(n);
     step_of[n] = static_cast<int>(p->steps.size());
     p->steps.push_back(std::move(st));
     for (const Graph* sg : n->subgraphs()) {
@@ -296,6 +390,7 @@ absl::StatusOr<std::unique_ptr<GraphPlan>> BuildPlan(const Graph& g, int opset, 
     }
     if (!p->steps.empty()) p->steps[last].frees.push_back(static_cast<int>(s));
   }
+  if (fuse) PlanLayouts(g, step_of, p.get());
   return p;
 }
 
@@ -338,8 +433,83 @@ class Frame : public SubgraphRunner {
 
   void Observe(const Value* v, const KTensor& t) {
     if (observer_ == nullptr || v == nullptr) return;
+    if (t.layout != 0) return Observe(v, ToPlainLayout(t));
     TensorView view{t.type, absl::MakeConstSpan(t.dims), t.data};
     (*observer_)(*v, view);
+  }
+
+  // Reorders blocked inputs of a step to plain, in their slots (so later
+  // readers do not reorder again) or, from an outer scope, into `temps`.
+  void MakePlain(const Step& st, OpContext& ctx, std::vector<KTensor>* temps) {
+    for (size_t i = 0; i < ctx.in.size(); ++i) {
+      if (ctx.in[i] == nullptr || ctx.in[i]->layout == 0) continue;
+      int s = st.in_slots[i];
+      if (s >= 0) {
+        live_ -= static_cast<int64_t>(slots_[s].nbytes());
+        slots_[s] = ToPlainLayout(slots_[s]);
+        live_ += static_cast<int64_t>(slots_[s].nbytes());
+        peak_ = std::max(peak_, live_);
+      } else {
+        temps->push_back(ToPlainLayout(*ctx.in[i]));
+        ctx.in[i] = &temps->back();
+      }
+    }
+  }
+
+  absl::Status RunFused(const Step& st, OpContext& ctx) {
+    FusedConv& f = *st.fused;
+    std::vector<KTensor> temps;
+    temps.reserve(ctx.in.size());
+    ConvResidual res;
+    if (f.add != nullptr) {
+      res.t = ctx.in[1];
+      int rs = st.in_slots[1];
+      res.writable = st.residual_writable && slots_[rs].holder.use_count() == 1;
+      auto od = ConvOutputDims(ctx, *ctx.in[0], f.w);
+      if (!od.ok()) return od.status();
+      if (res.t->type != TP::FLOAT || res.t->dims != *od) return RunFusedBroadcast(st, ctx);
+    }
+    if (DnnlConvAvailable()) {
+      bool done = false;
+      absl::Status status =
+          DnnlConv(ctx, f.w, &f.b, f.epi, res, st.out_keeps_layout, &f.dnnl, &done);
+      if (!status.ok() || done) return status;
+    }
+    MakePlain(st, ctx, &temps);
+    if (f.add != nullptr) {
+      res.t = ctx.in[1];
+      res.writable = res.writable && slots_[st.in_slots[1]].holder.use_count() == 1;
+    }
+    return ConvWithEpilogue(ctx, f.w, &f.b, f.epi, res);
+  }
+
+  // A folded Add whose other input broadcasts (or is not FLOAT): the conv,
+  // then the Add kernel, then the clamp.
+  absl::Status RunFusedBroadcast(const Step& st, OpContext& ctx) {
+    FusedConv& f = *st.fused;
+    std::vector<KTensor> temps;
+    temps.reserve(ctx.in.size());
+    MakePlain(st, ctx, &temps);
+    absl::Status status = ConvWithEpilogue(ctx, f.w, &f.b, Epilogue());
+    if (!status.ok()) return status;
+    KTensor conv = std::move(ctx.out[0]);
+    const KernelDef* add = FindKernel("", "Add", plan_.opset);
+    if (add == nullptr) return absl::InternalError("no Add kernel");
+    OpContext actx{*f.add, plan_.opset, {}, {}, threads_, this};
+    actx.in = f.add_pos == 0 ? std::vector<const KTensor*>{&conv, ctx.in[1]}
+                             : std::vector<const KTensor*>{ctx.in[1], &conv};
+    actx.out.resize(1);
+    status = add->fn(actx);
+    if (!status.ok()) return status;
+    KTensor y = std::move(actx.out[0]);
+    if (f.epi.kind == Epilogue::kClamp && y.type == TP::FLOAT) {
+      float* p = y.mut<float>();
+      for (int64_t i = 0, n = y.numel(); i < n; ++i) {
+        p[i] = std::min(f.epi.hi, std::max(f.epi.lo, p[i]));
+      }
+    }
+    ctx.out[0] = std::move(y);
+    return absl::OkStatus();
   }
 
   absl::Status Execute() {
@@ -365,17 +535,21 @@ class Frame : public SubgraphRunner {
       }
       ctx.out.resize(st.out_slots.size());
       absl::Status status;
+      std::vector<KTensor> temps;  // plain copies of blocked outer-scope inputs
+      temps.reserve(ctx.in.size());
+      bool done = false;
       if (st.fused) {
-        bool done = false;
-        if (DnnlConvAvailable()) {
-          status = DnnlConv(ctx, st.fused->w, &st.fused->b, st.fused->epi, &st.fused->dnnl, &done);
-        }
-        if (status.ok() && !done) {
-          status = ConvWithEpilogue(ctx, st.fused->w, &st.fused->b, st.fused->epi);
-        }
+        status = RunFused(st, ctx);
+        done = true;
+      } else if (st.dnnl_pool) {
+        status = DnnlPool(ctx, &st.dnnl, &done);
+      }
+      if (!status.ok() || done) {
+        // handled (or failed) above
       } else if (st.kernel == nullptr) {
         status = absl::UnimplementedError("no kernel");
       } else {
+        MakePlain(st, ctx, &temps);
         status = st.kernel->fn(ctx);
       }
       if (!status.ok()) {
@@ -419,7 +593,7 @@ class Frame : public SubgraphRunner {
       if (t == nullptr) {
         return absl::InternalError(absl::StrCat("graph output '", v->name(), "' has no value"));
       }
-      outs.push_back(*t);
+      outs.push_back(ToPlainLayout(*t));
     }
     return outs;
   }

@@ -3,8 +3,10 @@
 #include "kernels/executor.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <map>
+#include <string>
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
@@ -149,6 +151,102 @@ TEST(Executor, ConvFastPathsMatchDirectLoop) {
       }
     }
   }
+}
+
+// The fused plan (no observer: Conv+BN+Add+Relu/Clip folded, activations
+// kept in oneDNN layouts between convs and pools) against the observed plan
+// (every node on its own, plain NCHW): residuals from a graph input (must not
+// be written), from a conv (written in place), broadcast (slow path), into a
+// depthwise conv; channels that nChw16c pads; batch changes between runs;
+// convs large enough to be split over the threads by batch or by channels.
+void CheckFusedChain(const int64_t C, const int64_t H, std::vector<int64_t> batches) {
+  uint32_t seed = 777;
+  auto rnd = [&](std::vector<int64_t> dims, float scale) {
+    Tensor t(onnx::TensorProto::FLOAT, dims);
+    float* p = t.mutable_data<float>();
+    for (int64_t i = 0; i < t.num_elements(); ++i) {
+      seed = seed * 1664525u + 1013904223u;
+      p[i] = (static_cast<float>((seed >> 8) % 2001) / 1000.f - 1.f) * scale;
+    }
+    return t;
+  };
+  Graph g;
+  Value* x = g.AddInput("x");
+  int uid = 0;
+  auto conv = [&](Value* in, int64_t k, int64_t group, bool bn) {
+    std::string id = std::to_string(uid++);
+    Value* w = g.AddInitializer("w" + id, rnd({C, C / group, k, k}, 0.3f));
+    Value* b = g.AddInitializer("b" + id, rnd({C}, 0.1f));
+    Node* n = g.CreateNode("Conv", {in, w, b}, 1);
+    n->SetAttr(Attribute::Ints("pads", {k / 2, k / 2, k / 2, k / 2}));
+    n->SetAttr(Attribute::Int("group", group));
+    Value* out = n->output(0);
+    if (bn) {
+      Tensor var = rnd({C}, 0.2f);
+      for (int64_t i = 0; i < C; ++i) var.mutable_data<float>()[i] += 1.f;
+      Node* bnn = g.CreateNode("BatchNormalization",
+                               {out, g.AddInitializer("s" + id, rnd({C}, 1.f)),
+                                g.AddInitializer("o" + id, rnd({C}, 0.1f)),
+                                g.AddInitializer("m" + id, rnd({C}, 0.1f)),
+                                g.AddInitializer("v" + id, std::move(var))},
+                               1);
+      out = bnn->output(0);
+    }
+    return out;
+  };
+  auto op = [&](const char* type, std::vector<Value*> in) {
+    return g.CreateNode(type, in, 1)->output(0);
+  };
+  Value* lo = g.AddInitializer("lo", Floats({}, {0.f}));
+  Value* hi = g.AddInitializer("hi", Floats({}, {6.f}));
+  Value* a = op("Relu", {conv(x, 1, 1, false)});
+  Node* mp = g.CreateNode("MaxPool", {a}, 1);
+  mp->SetAttr(Attribute::Ints("kernel_shape", {3, 3}));
+  mp->SetAttr(Attribute::Ints("pads", {1, 1, 1, 1}));
+  Value* r1 = op("Relu", {op("Add", {conv(mp->output(0), 3, 1, true), x})});  // x: graph input
+  Value* d = op("Clip", {conv(r1, 3, C, true), lo, hi});                     // depthwise
+  Value* r2 = op("Add", {r1, conv(d, 1, 1, true)});                          // r1: last use
+  Value* cb = g.AddInitializer("cb", rnd({C, 1, 1}, 1.f));
+  Value* r3 = op("Relu", {op("Add", {conv(r2, 1, 1, false), cb})});  // broadcast
+  Value* r4 = op("Add", {conv(r3, 1, 1, true), r2});
+  Value* h = op("Add", {conv(r4, 3, C, false), r3});  // depthwise + residual
+  g.AddOutput(h);
+  g.AddOutput(op("GlobalAveragePool", {h}));
+  for (int threads : {1, 2}) {
+    ExecutorOptions o = Opts();
+    o.threads = threads;
+    auto ex = Executor::Create(g, o);
+    ASSERT_TRUE(ex.ok()) << ex.status();
+    Observer obs = [](const Value&, const TensorView&) {};
+    for (int64_t n : batches) {
+      Tensor in = rnd({n, C, H, H}, 1.f);
+      std::vector<float> before(in.data<float>(), in.data<float>() + in.num_elements());
+      auto want = (*ex)->Run({{"x", in}}, &obs);
+      ASSERT_TRUE(want.ok()) << want.status();
+      auto got = (*ex)->Run({{"x", in}});
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_TRUE(std::equal(before.begin(), before.end(), in.data<float>()))
+          << "the fused plan wrote into its input";
+      ASSERT_EQ(got->size(), want->size());
+      for (size_t k = 0; k < got->size(); ++k) {
+        const Tensor& gt = (*got)[k];
+        const Tensor& wt = (*want)[k];
+        ASSERT_EQ(gt.dims(), wt.dims());
+        for (int64_t i = 0; i < wt.num_elements(); ++i) {
+          float w = wt.data<float>()[i];
+          ASSERT_NEAR(gt.data<float>()[i], w, 1e-4f + 1e-4f * std::fabs(w))
+              << "output " << k << " at " << i << " threads " << threads << " batch " << n
+              << " channels " << C;
+        }
+      }
+    }
+  }
+}
+
+TEST(Executor, FusedConvChainsMatchObservedRun) {
+  CheckFusedChain(24, 9, {1, 2, 1});
+  CheckFusedChain(40, 48, {1, 2});  // 3x3 convs split: 16 + 24 channels
+  CheckFusedChain(96, 112, {1});    // depthwise split too
 }
 
 TEST(Executor, ObserverSeesEveryTensorOnce) {

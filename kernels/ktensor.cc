@@ -75,10 +75,11 @@ ScopedBufferPool::ScopedBufferPool(std::shared_ptr<BufferPool> pool) {
 
 ScopedBufferPool::~ScopedBufferPool() { *t_pool = std::move(prev_); }
 
-KTensor KTensor::Alloc(DataType type, std::vector<int64_t> dims) {
+KTensor KTensor::Alloc(DataType type, std::vector<int64_t> dims, int layout) {
   KTensor t;
   t.type = type;
   t.dims = std::move(dims);
+  t.layout = layout;
   size_t bytes = t.nbytes();
   if (t_pool != nullptr && *t_pool != nullptr && bytes >= 256) {
     std::shared_ptr<BufferPool> pool = *t_pool;

@@ -26,6 +26,13 @@ struct KTensor {
   std::vector<int64_t> dims;
   std::shared_ptr<void> holder;  // keeps `data` alive
   void* data = nullptr;
+  // Memory layout of a 3-5-D activation; dims always stay the logical NCHW
+  // dims. 0: plain; 1: channels last (nhwc); 8, 16: oneDNN's blocked
+  // nC..hw{8,16}c (channels padded to a multiple of 8 or 16). Only the fused
+  // plan's oneDNN steps produce and read non-plain tensors; the executor
+  // reorders them to plain before any other kernel, an observer or a graph
+  // output sees them.
+  int layout = 0;
 
   bool valid() const { return type != TP::UNDEFINED; }
   int64_t numel() const {
@@ -34,7 +41,13 @@ struct KTensor {
     return n;
   }
   int64_t rank() const { return static_cast<int64_t>(dims.size()); }
-  size_t nbytes() const { return static_cast<size_t>(numel()) * ElementSize(type); }
+  size_t nbytes() const {
+    int64_t n = numel();
+    if (layout > 1 && rank() >= 2 && dims[1] > 0) {
+      n = n / dims[1] * ((dims[1] + layout - 1) / layout * layout);
+    }
+    return static_cast<size_t>(n) * ElementSize(type);
+  }
   template <typename T> const T* ptr() const { return static_cast<const T*>(data); }
   template <typename T> T* mut() { return static_cast<T*>(data); }
   // Same buffer, other dims (element count must match).
@@ -44,8 +57,8 @@ struct KTensor {
     return t;
   }
 
-  // Uninitialised aligned buffer.
-  static KTensor Alloc(DataType type, std::vector<int64_t> dims);
+  // Uninitialised aligned buffer (`layout`: see above).
+  static KTensor Alloc(DataType type, std::vector<int64_t> dims, int layout = 0);
   static KTensor Scalar(DataType type, double v);
   // Shares the tensor's bytes (no copy) unless conversion is needed
   // (FLOAT16/BFLOAT16 -> FLOAT). STRING is refused.

@@ -103,20 +103,45 @@ void SetBlasThreads(int n);
 
 // Conv with its weights given explicitly (the executor folds
 // BatchNormalization into them) and an activation applied in cache:
-// y = clamp(conv(x) + b, lo, hi) (Relu: [0, inf), Clip: [min, max]).
+// y = clamp(conv(x) + b [+ residual], lo, hi) (Relu: [0, inf), Clip:
+// [min, max]; residual: a following Add folded in).
 struct Epilogue {
   enum Kind { kNone, kClamp } kind = kNone;
   float lo = -INFINITY, hi = INFINITY;
 };
+// The other input of an Add folded into a Conv. Must be FLOAT with the
+// conv's output dims (the executor checks, see ConvOutputDims).
+struct ConvResidual {
+  const KTensor* t = nullptr;
+  // Its last use and nothing else shares the buffer: the result may be
+  // written over it.
+  bool writable = false;
+};
 absl::Status ConvWithEpilogue(OpContext& c, const KTensor& w, const KTensor* b,
-                              const Epilogue& epi);
-// Same through oneDNN's convolution primitive (conv_dnnl.cc; only in a
-// -DONNXC_CONV_DNNL build, else *done = false). *cache keeps the primitives
-// and reordered weights per input shape. *done = false: not handled (use
-// ConvWithEpilogue).
+                              const Epilogue& epi, const ConvResidual& res = {});
+// Output dims of Conv(x, w) with the node's attributes.
+absl::StatusOr<std::vector<int64_t>> ConvOutputDims(const OpContext& c, const KTensor& x,
+                                                    const KTensor& w);
+
+// ---- oneDNN (only in a -DONNXC_CONV_DNNL build; otherwise the functions
+// below report "not handled" and every tensor stays plain).
+
+// Same as ConvWithEpilogue through oneDNN's convolution primitive
+// (conv_dnnl.cc). The input and residual may be in a oneDNN layout
+// (KTensor::layout); with `blocked_out` the result stays in the layout the
+// primitive produces. *cache keeps the primitives and reordered weights
+// per input shape and layout. *done = false: not handled (use
+// ConvWithEpilogue on plain inputs).
 bool DnnlConvAvailable();
 absl::Status DnnlConv(OpContext& c, const KTensor& w, const KTensor* b, const Epilogue& epi,
-                      std::shared_ptr<void>* cache, bool* done);
+                      const ConvResidual& res, bool blocked_out, std::shared_ptr<void>* cache,
+                      bool* done);
+// 2-D MaxPool / AveragePool through oneDNN in the input's layout
+// (pool_dnnl.cc). *done = false: not handled.
+absl::Status DnnlPool(OpContext& c, std::shared_ptr<void>* cache, bool* done);
+// A tensor in a oneDNN layout reordered to plain NCHW (dnnl_layout.cc);
+// plain ones are returned as they are.
+KTensor ToPlainLayout(const KTensor& t);
 
 // Numpy broadcast of two shapes; error if incompatible.
 absl::StatusOr<std::vector<int64_t>> BroadcastShapes(const std::vector<int64_t>& a,
