@@ -20,7 +20,7 @@
 //   ONNXC_DNNL_DW=0        depthwise convs use the built-in kernel
 //   ONNXC_DNNL_TUNE_LOG=1  print what the timing chose for each conv
 //   ONNXC_DNNL_SPLIT_FLOPS=F  split convs of at least F flops over the
-//                          executor's threads (default 2e7, see Build)
+//                          executor's threads (default 2e6, see Build)
 #include "kernels/registry.h"
 
 #ifdef ONNXC_CONV_DNNL
@@ -201,14 +201,14 @@ std::shared_ptr<ShapePlan> Build(const KTensor& x, const KTensor& w, const KTens
   // Threading: oneDNN runs one OpenMP thread (libgomp's spinning barrier
   // costs a whole time slice per parallel region when the machine is
   // oversubscribed: mobilenet_v2 b1 at 2 threads went from 6 to 75-370 ms,
-  // resnet18 to 150 ms, while other builds ran). Convs worth ~0.2 ms or
+  // resnet18 to 150 ms, while other builds ran). Convs worth ~20 us or
   // more are split instead into one primitive per executor thread, over the
   // batch or, for one image in a plain or nChw16c result, over blocks of 16
   // output channels (depthwise: of input channels too); those slices are
   // contiguous in memory.
   static const double kSplitFlops = [] {
     const char* v = std::getenv("ONNXC_DNNL_SPLIT_FLOPS");
-    return v != nullptr && *v != '\0' ? std::atof(v) : 2e7;
+    return v != nullptr && *v != '\0' ? std::atof(v) : 2e6;
   }();
   double flops = 2.0 * N * M * (x.dims[1] / group);
   for (size_t i = 2; i < w.dims.size(); ++i) flops *= static_cast<double>(w.dims[i]);

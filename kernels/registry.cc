@@ -1,7 +1,10 @@
 #include "kernels/registry.h"
 
 #include <algorithm>
+#include <immintrin.h>
+
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
@@ -39,6 +42,22 @@ Registry& GetRegistry() {
 }
 std::string NormDomain(const std::string& d) { return d == "ai.onnx" ? "" : d; }
 
+// Bounded busy-wait before blocking: during a model run jobs follow each
+// other every few microseconds, and waking a thread blocked on a condition
+// variable takes ~50 us, more than many steps of a batch-1 CNN take. After
+// ~50 us of spinning the waiter blocks, so an idle or oversubscribed machine
+// loses little (libgomp's unbounded spinning made 2-thread runs 5-60x slower
+// under load, see kernels/BENCHMARK.md).
+template <typename Ready>
+void SpinFor(Ready ready) {
+  using Clock = std::chrono::steady_clock;
+  const auto until = Clock::now() + std::chrono::microseconds(50);
+  for (int i = 0; !ready(); ++i) {
+    _mm_pause();
+    if ((i & 63) == 63 && Clock::now() > until) return;
+  }
+}
+
 // A tiny persistent pool: one job at a time, chunks handed out atomically.
 class Pool {
  public:
@@ -62,6 +81,7 @@ class Pool {
     in_pool_ = true;
     Work(f, chunks);
     in_pool_ = false;
+    SpinFor([&] { return finished_.load() == chunks && in_job_.load() == 0; });
     std::unique_lock<std::mutex> l(mu_);
     done_cv_.wait(l, [&] { return finished_ == chunks_ && in_job_ == 0; });
     job_ = nullptr;
@@ -91,6 +111,7 @@ class Pool {
     for (;;) {
       const std::function<void(int64_t)>* f;
       int64_t chunks;
+      SpinFor([&] { return gen_.load() != seen; });
       {
         std::unique_lock<std::mutex> l(mu_);
         cv_.wait(l, [&] { return gen_ != seen && job_ != nullptr; });
@@ -111,9 +132,12 @@ class Pool {
   std::condition_variable cv_, done_cv_;
   int workers_ = 0;
   const std::function<void(int64_t)>* job_ = nullptr;
-  int64_t chunks_ = 0, finished_ = 0;
-  int wanted_ = 0, in_job_ = 0;
-  uint64_t gen_ = 0;
+  // Written under mu_; atomic so SpinFor may read them without it.
+  int64_t chunks_ = 0;
+  std::atomic<int64_t> finished_{0};
+  std::atomic<int> in_job_{0};
+  std::atomic<uint64_t> gen_{0};
+  int wanted_ = 0;
   std::atomic<int64_t> next_{0};
 };
 thread_local bool Pool::in_pool_ = false;
