@@ -29,9 +29,9 @@ Tensor Filled(std::vector<int64_t> dims, float v) {
   return t;
 }
 
-ExecutorOptions Opts(int opset = 17) {
+ExecutorOptions Opts(int opset = 17, int threads = 2) {
   ExecutorOptions o;
-  o.threads = 2;
+  o.threads = threads;
   o.opset = opset;
   return o;
 }
@@ -130,9 +130,7 @@ TEST(Executor, ConvFastPathsMatchDirectLoop) {
     Node* clip = g.CreateNode("Clip", {conv->output(0), lo, hi}, 1);
     g.AddOutput(clip->output(0));
     for (int threads : {1, 2}) {
-      ExecutorOptions o = Opts();
-      o.threads = threads;
-      auto ex = Executor::Create(g, o);
+      auto ex = Executor::Create(g, Opts(17, threads));
       ASSERT_TRUE(ex.ok()) << ex.status();
       Observer obs = [](const Value&, const TensorView&) {};
       for (const Observer* ob : std::vector<const Observer*>{nullptr, &obs}) {
@@ -213,9 +211,7 @@ void CheckFusedChain(const int64_t C, const int64_t H, std::vector<int64_t> batc
   g.AddOutput(h);
   g.AddOutput(op("GlobalAveragePool", {h}));
   for (int threads : {1, 2}) {
-    ExecutorOptions o = Opts();
-    o.threads = threads;
-    auto ex = Executor::Create(g, o);
+    auto ex = Executor::Create(g, Opts(17, threads));
     ASSERT_TRUE(ex.ok()) << ex.status();
     Observer obs = [](const Value&, const TensorView&) {};
     for (int64_t n : batches) {
