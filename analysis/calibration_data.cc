@@ -43,7 +43,26 @@ struct InputInfo {
   DataType type = TensorProto::UNDEFINED;  // UNDEFINED: unknown
   std::optional<std::vector<int64_t>> dims;  // -1 for unknown/symbolic
   bool optional = false;                     // has an initializer (IR < 4)
+  // > 0 for an integer input read as Gather indices into a constant table
+  // of this many rows (token ids into an embedding): random data draws
+  // from [0, index_range) so every row can be hit.
+  int64_t index_range = 0;
 };
+
+// The rows of the smallest constant table `v` indexes through Gather, or 0.
+int64_t GatherTableRows(const Value* v) {
+  int64_t rows = 0;
+  for (const Use& u : v->uses()) {
+    if (!u.node->IsOp("Gather") || u.index != 1 || u.node->input(0) == nullptr) continue;
+    const Tensor* table = u.node->input(0)->constant();
+    if (table == nullptr || table->rank() == 0) continue;
+    int64_t axis = u.node->GetInt("axis", 0);
+    if (axis < 0) axis += table->rank();
+    if (axis < 0 || axis >= table->rank() || table->dims()[axis] <= 0) continue;
+    rows = rows == 0 ? table->dims()[axis] : std::min(rows, table->dims()[axis]);
+  }
+  return rows;
+}
 
 std::vector<InputInfo> ModelInputs(const Model& model) {
   std::vector<InputInfo> out;
@@ -53,6 +72,7 @@ std::vector<InputInfo> ModelInputs(const Model& model) {
     in.type = v->elem_type();
     in.dims = v->shape();
     in.optional = v->has_initializer();
+    if (in.type == TensorProto::INT64 || in.type == TensorProto::INT32) in.index_range = GatherTableRows(v);
     out.push_back(std::move(in));
   }
   return out;
@@ -844,17 +864,18 @@ class RandomData : public CalibrationData {
       DataType type = in.type == TensorProto::UNDEFINED ? TensorProto::FLOAT : in.type;
       Tensor t(type, d);
       std::normal_distribution<float> normal(0.f, 1.f);
-      std::uniform_int_distribution<int> small(0, 1);
+      // Integers: 0/1 (flags, masks), or any row of the table they index.
+      std::uniform_int_distribution<int64_t> small(0, in.index_range > 0 ? in.index_range - 1 : 1);
       for (int64_t i = 0; i < t.num_elements(); ++i) {
         switch (type) {
           case TensorProto::FLOAT: t.mutable_data<float>()[i] = normal(rng_); break;
           case TensorProto::DOUBLE: t.mutable_data<double>()[i] = normal(rng_); break;
           case TensorProto::FLOAT16: t.mutable_data<uint16_t>()[i] = FloatToHalf(normal(rng_)); break;
           case TensorProto::INT64: t.mutable_data<int64_t>()[i] = small(rng_); break;
-          case TensorProto::INT32: t.mutable_data<int32_t>()[i] = small(rng_); break;
+          case TensorProto::INT32: t.mutable_data<int32_t>()[i] = static_cast<int32_t>(small(rng_)); break;
           case TensorProto::BOOL:
           case TensorProto::UINT8:
-          case TensorProto::INT8: t.mutable_data<uint8_t>()[i] = small(rng_); break;
+          case TensorProto::INT8: t.mutable_data<uint8_t>()[i] = static_cast<uint8_t>(small(rng_)); break;
           default:
             return absl::InvalidArgumentError(absl::StrCat("random calibration data: cannot make ",
                                                            DataTypeName(type), " input '", in.name, "'"));
@@ -872,7 +893,7 @@ class RandomData : public CalibrationData {
     rng_.seed(seed_);
   }
   std::string Describe() const override {
-    return absl::StrCat(total_, " samples of RANDOM data (normal(0,1) floats; NOT real inputs)");
+    return absl::StrCat(total_, " samples of RANDOM data (normal(0,1) floats, 0/1 or table-row integers; NOT real inputs)");
   }
 
  private:

@@ -309,6 +309,53 @@ TEST(CalibrationData, RandomIsLoud) {
   EXPECT_EQ(rows, 10);
 }
 
+// Random token ids for an embedding lookup cover its rows, not just 0/1.
+TEST(CalibrationData, RandomIndicesSpanTheirTable) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  g->set_name("g");
+  auto* in = g->add_input();
+  in->set_name("ids");
+  auto* tt = in->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(TensorProto::INT64);
+  tt->mutable_shape()->add_dim()->set_dim_param("N");
+  tt->mutable_shape()->add_dim()->set_dim_value(64);
+  auto* table = g->add_initializer();
+  table->set_name("table");
+  table->set_data_type(TensorProto::FLOAT);
+  table->add_dims(500);
+  table->add_dims(2);
+  table->set_raw_data(std::string(500 * 2 * sizeof(float), '\0'));
+  auto* n = g->add_node();
+  n->set_op_type("Gather");
+  n->add_input("table");
+  n->add_input("ids");
+  n->add_output("emb");
+  g->add_output()->set_name("emb");
+  auto model = ImportModel(std::move(m), ".");
+  ASSERT_TRUE(model.ok()) << model.status();
+  CalibrationOptions opts;
+  opts.max_samples = 4;
+  opts.warn_random = false;
+  auto data = CalibrationData::Open(**model, "", opts);
+  ASSERT_TRUE(data.ok()) << data.status();
+  int64_t lo = 1 << 30, hi = -1;
+  for (;;) {
+    auto s = (*data)->Next();
+    ASSERT_TRUE(s.ok()) << s.status();
+    if (!s->has_value()) break;
+    for (int64_t id : (*s)->inputs[0].second.span<int64_t>()) {
+      lo = std::min(lo, id);
+      hi = std::max(hi, id);
+    }
+  }
+  EXPECT_GE(lo, 0);
+  EXPECT_LT(hi, 500);
+  EXPECT_GT(hi, 400);  // 256 draws from [0, 500)
+}
+
 TEST(CalibrationData, MissingOrEmpty) {
   auto model = TinyModel();
   auto missing = CalibrationData::Open(*model, "/nonexistent/calib");

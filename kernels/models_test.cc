@@ -1,6 +1,7 @@
 // Runs the torchvision models exported by testdata/make_torchvision.py
 // (resnet18, mobilenet_v2; test_data_set_0 is batch 1, test_data_set_1 batch
-// 8) and compares with the exporter's reference outputs.
+// 8) and the BERT-style encoder of testdata/make_transformer.py (batch 1 and
+// 4), and compares with the exporter's reference outputs.
 //
 // The folder comes from ONNXC_TESTDATA (absolute path to testdata/generated),
 // passed with: bazel test //kernels:models_test --test_env=ONNXC_TESTDATA=$PWD/testdata/generated
@@ -65,6 +66,7 @@ void RunModel(const std::string& name) {
 
 TEST(Models, Resnet18) { RunModel("resnet18"); }
 TEST(Models, MobilenetV2) { RunModel("mobilenet_v2"); }
+TEST(Models, Transformer) { RunModel("transformer"); }
 
 }  // namespace
 }  // namespace kernels

@@ -105,11 +105,11 @@ TEST(Optimize, NamedOutputsSurviveCseAndNoopRemoval) {
   EXPECT_EQ(g.outputs()[2]->name(), id->output(0)->name());
 }
 
-TEST(Optimize, TorchvisionModelsLoseEveryBatchNormAndKeepOutputs) {
+TEST(Optimize, RealModelsLoseEveryBatchNormAndKeepOutputs) {
   if (OrtDir().empty()) GTEST_SKIP() << "ONNXC_ORT_DIR not set: run through tools/test.sh";
   std::string gen = GeneratedTestdataDir();
   ASSERT_FALSE(gen.empty());
-  for (const char* name : {"resnet18", "mobilenet_v2"}) {
+  for (const char* name : {"resnet18", "mobilenet_v2", "transformer"}) {
     SCOPED_TRACE(name);
     std::string dir = gen + "/" + name;
     auto model = LoadModel(dir + "/model.onnx");

@@ -124,10 +124,12 @@ absl::StatusOr<QuantizationRecord> ReadRecord(const std::string& path) {
   return r;
 }
 
-// Op counts of ONNX Runtime's optimised graph (testdata/ort/fused_ops.js).
-absl::StatusOr<std::map<std::string, int>> OrtFusedOps(const std::string& model) {
+// Op counts of ONNX Runtime's optimised graph (testdata/ort/fused_ops.js),
+// which is also saved to `save` if given.
+absl::StatusOr<std::map<std::string, int>> OrtFusedOps(const std::string& model, const std::string& save = "") {
   std::string out = model + ".fused.txt";
-  std::string cmd = "node '" + OrtDir() + "/fused_ops.js' '" + model + "' --opt all > '" + out + "' 2>&1";
+  std::string cmd = "node '" + OrtDir() + "/fused_ops.js' '" + model + "' --opt all" +
+                    (save.empty() ? "" : " --save '" + save + "'") + " > '" + out + "' 2>&1";
   int rc = std::system(cmd.c_str());
   std::ifstream f(out);
   std::string line, all;
@@ -382,6 +384,55 @@ TEST(Quantize, FakeQuantMatchesQdqInOnnxRuntime) {
 }
 
 // (g) a CNN's file is at least 3.5x smaller.
+// A BERT-style encoder (testdata/make_transformer.py): MatMuls become
+// QLinearMatMul in ONNX Runtime, and the token embedding table is stored in 8
+// bits, with the parameters of the Gather's output, so ONNX Runtime gathers
+// 8-bit rows (no DequantizeLinear of the whole table per run).
+TEST(Quantize, TransformerWithEmbeddingInOnnxRuntime) {
+  REQUIRE_ORT_AND_DATA();
+  ASSERT_TRUE(fs::exists(Gen("transformer/model.onnx"))) << "run testdata/generate.sh";
+  auto q = Quantize(Gen("transformer/model.onnx"), Gen("transformer/test_data_set_1"), "", "bert");
+  ASSERT_TRUE(q.ok()) << q.status();
+  for (const char* set : {"test_data_set_0", "test_data_set_1"}) {  // 0 was not used for calibration
+    auto in = ReadTensorPbSeries(Gen(std::string("transformer/") + set), "input");
+    ASSERT_TRUE(in.ok()) << in.status();
+    auto ref = RunWithOrt(Gen("transformer/model.onnx"), *in);
+    auto out = RunWithOrt(q->output, *in);
+    ASSERT_TRUE(ref.ok()) << ref.status();
+    ASSERT_TRUE(out.ok()) << out.status();
+    TensorDiff d = CompareTensors((*ref)[0].tensor, (*out)[0].tensor);
+    std::printf("transformer %s: %s\n", set, d.ToString().c_str());
+    EXPECT_GT(d.sqnr_db, 30) << set;
+  }
+  double ratio = static_cast<double>(fs::file_size(Gen("transformer/model.onnx"))) / fs::file_size(q->output);
+  std::printf("transformer: %.2fx smaller\n", ratio);
+  EXPECT_GT(ratio, 2.8);  // 1.6x with the float embedding table
+  // Ours: the Gather reads a DequantizeLinear of an 8-bit table.
+  auto model = LoadModel(q->output);
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto gather_table = [](const Model& m) -> const Value* {
+    for (const auto& n : m.graph().nodes())
+      if (n->op_type() == "Gather") return n->input(0);
+    return nullptr;
+  };
+  const Value* t = gather_table(**model);
+  ASSERT_NE(t, nullptr);
+  ASSERT_NE(t->producer(), nullptr);
+  ASSERT_EQ(t->producer()->op_type(), "DequantizeLinear");
+  EXPECT_EQ(ElementSize(t->producer()->input(0)->elem_type()), 1u);
+  // ONNX Runtime's: the Gather reads the 8-bit initializer itself.
+  std::string optimised = Tmp("bert.ort.onnx");
+  auto ops = OrtFusedOps(q->output, optimised);
+  ASSERT_TRUE(ops.ok()) << ops.status();
+  EXPECT_GE((*ops)["QLinearMatMul"], 8);
+  auto ort_model = LoadModel(optimised);
+  ASSERT_TRUE(ort_model.ok()) << ort_model.status();
+  const Value* ot = gather_table(**ort_model);
+  ASSERT_NE(ot, nullptr);
+  EXPECT_TRUE(ot->has_initializer()) << ot->name();
+  EXPECT_EQ(ElementSize(ot->elem_type()), 1u);
+}
+
 TEST(Quantize, FashionMnistFileAtLeast3_5xSmaller) {
   REQUIRE_ORT_AND_DATA();
   auto q = Quantize(Gen("fmnist/model.onnx"), Gen("fmnist/calib"), "", "fm_size");

@@ -332,6 +332,27 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
     for (Value* out : n->outputs()) add_tensor(out, n);
   }
 
+  // Constant tables read by Gather (embeddings) whose output gets a Q/DQ
+  // pair: step 7 stores them quantized with the parameters of that output,
+  // so ONNX Runtime drops the DequantizeLinear/QuantizeLinear around the
+  // Gather and gathers 8-bit rows. Their range joins the output's group
+  // range: rows calibration never gathered must not clip.
+  absl::flat_hash_map<Node*, std::pair<float, float>> tables;  // Gather -> table range
+  for (Node* n : g.NodeSnapshot()) {
+    Value* tv = n->input(0);
+    if (!n->IsOp("Gather") || tv == nullptr || !in_set.contains(n->output(0))) continue;
+    const std::string& id = id_of[n];
+    if (settings.For(*n).skip || keep_float.contains(id) || (options.only && !options.only->contains(id))) continue;
+    const Tensor* t = tv->constant();
+    // Only a table nothing else reads (a tied output projection keeps it float).
+    if (t == nullptr || t->type() != onnx::TensorProto::FLOAT || t->num_elements() == 0 || tv->uses().size() != 1 ||
+        !tv->output_of().empty())
+      continue;
+    auto data = t->span<float>();
+    auto [lo, hi] = std::minmax_element(data.begin(), data.end());
+    tables[n] = {*lo, *hi};
+  }
+
   // 4. Parameters: each group's range is the union of its members' ranges.
   absl::flat_hash_map<const Value*, std::pair<float, float>> group_range;
   absl::flat_hash_map<const Value*, ActParams> params;
@@ -348,6 +369,11 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
     }
     auto [it, fresh] = group_range.emplace(groups.Find(v), r);
     if (!fresh) it->second = {std::min(it->second.first, r.first), std::max(it->second.second, r.second)};
+  }
+  for (const auto& [n, r] : tables) {
+    auto it = group_range.find(groups.Find(n->output(0)));
+    if (it != group_range.end())
+      it->second = {std::min(it->second.first, r.first), std::max(it->second.second, r.second)};
   }
   for (const Value* v : tensors) {
     const NodeSettings& s = node_settings[settings_from[v]];
@@ -470,6 +496,43 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
     layer->mutable_bias()->clear_type();
     RemoveIfUnusedConstant(g, bv);
   }
+  // 7. Gather tables (see above): the table in 8 bits with its output's
+  // parameters, read through a DequantizeLinear.
+  int64_t tables_quantized = 0;
+  for (const auto& [n, r] : tables) {
+    Value* out = n->output(0);
+    if (!quantized_tensors.contains(out)) continue;
+    const ActParams& p = params[out];
+    if (BitsOf(p.type) != 8) continue;  // 16-bit Q/DQ need com.microsoft before opset 21: leave the table float
+    Value* tv = n->input(0);
+    const Tensor& t = *tv->constant();
+    const QuantLimits l = LimitsOf(p.type, node_settings[settings_from[out]].activation.symmetric());
+    Tensor q(OnnxTypeOf(p.type), t.dims());
+    auto src = t.span<float>();
+    for (size_t i = 0; i < src.size(); ++i) {
+      int32_t v = QuantizeValue(src[i], p.q, l);
+      if (q.type() == onnx::TensorProto::INT8) q.mutable_data<int8_t>()[i] = static_cast<int8_t>(v);
+      else q.mutable_data<uint8_t>()[i] = static_cast<uint8_t>(v);
+    }
+    Value* data = g.AddInitializer(g.FreshName(tv->name() + "_quantized"), std::move(q));
+    Value* scale = g.AddInitializer(g.FreshName(tv->name() + "_scale"), ScaleTensor({p.q.scale}, false));
+    Value* zp = g.AddInitializer(g.FreshName(tv->name() + "_zero_point"),
+                                 ZeroPointTensor({p.q.zero_point}, OnnxTypeOf(p.type), false));
+    Node* dq = g.CreateNode("DequantizeLinear", {data, scale, zp}, 1, g.nodes().front().get(),
+                            g.FreshName(tv->name() + "_DequantizeLinear"));
+    n->SetInput(0, dq->output(0));
+    QuantizationRecord::Layer* layer = report.record.add_layer();
+    layer->set_node(id_of[n]);
+    layer->set_op_type(n->op_type());
+    *layer->mutable_weight() = RecordTensor(tv->name(), {p.q.scale}, {p.q.zero_point}, p.type, -1);
+    layer->mutable_weight()->set_range_min(r.first);
+    layer->mutable_weight()->set_range_max(r.second);
+    RemoveIfUnusedConstant(g, tv);
+    ++tables_quantized;
+  }
+  if (tables_quantized > 0)
+    report.notes.push_back(absl::StrCat(tables_quantized, " Gather table(s) stored in 8 bits"));
+
   report.notes.insert(report.notes.begin(),
                       absl::StrCat(report.quantized_nodes, " nodes quantized, ", report.qdq_pairs,
                                    " activation Q/DQ pairs, ", report.folded_activations, " Relu/Clip folded, ",

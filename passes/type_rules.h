@@ -9,6 +9,8 @@
 // 1.12's inference function for that operator; a rule that meets anything
 // unusual (an unknown input type, an opset it does not know, a shape ONNX
 // would reject, ceil_mode pooling...) declines, and the node is left to ONNX.
+// One deliberate difference: an unknown dimension stays unnamed where ONNX
+// invents a symbol for it ("unk__N").
 // //passes:shape_inference_test checks the rules against ONNX on every
 // conformance model.
 #ifndef ONNXC_PASSES_TYPE_RULES_H_
