@@ -1,7 +1,9 @@
 #include "passes/type_rules.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -84,20 +86,38 @@ bool TensorInts(const Tensor& t, std::vector<int64_t>* out) {
   return true;
 }
 
-// The data of constant input `i` as integers: an initializer that is not a
-// graph input, or the output of a Constant node (ONNX reads both).
-bool ConstInts(const Node& n, int i, std::vector<int64_t>* out) {
+// Small numeric data as doubles (scales, Range's bounds).
+bool TensorDoubles(const Tensor& t, std::vector<double>* out) {
+  if (t.num_elements() > 4096 || ElementSize(t.type()) == 0 || !t.Load().ok()) return false;
+  out->clear();
+  for (int64_t i = 0; i < t.num_elements(); ++i) out->push_back(t.ScalarAt(i));
+  return true;
+}
+
+// The tensor of constant input `i`: an initializer that is not a graph
+// input, or the `value` of a Constant node (ONNX reads both).
+std::optional<Tensor> ConstTensor(const Node& n, int i) {
   const Value* v = n.input(i);
-  if (v == nullptr) return false;
-  if (const Tensor* t = v->constant()) return TensorInts(*t, out);
+  if (v == nullptr) return std::nullopt;
+  if (const Tensor* t = v->constant()) return *t;  // shares the data (copy-on-write)
   const Node* p = v->producer();
+  if (p == nullptr || !p->IsOp("Constant") || p->attributes().size() != 1) return std::nullopt;
+  const Attribute& a = p->attributes()[0];
+  if (a.name() != "value" || a.type() != onnx::AttributeProto::TENSOR) return std::nullopt;
+  if (a.t().has_data_location() && a.t().data_location() == onnx::TensorProto::EXTERNAL) return std::nullopt;
+  auto t = Tensor::FromProto(a.t());
+  if (!t.ok()) return std::nullopt;
+  return std::move(*t);
+}
+
+// The data of constant input `i` as integers (also Constant's value_ints and
+// value_int).
+bool ConstInts(const Node& n, int i, std::vector<int64_t>* out) {
+  if (std::optional<Tensor> t = ConstTensor(n, i)) return TensorInts(*t, out);
+  const Value* v = n.input(i);
+  const Node* p = v == nullptr ? nullptr : v->producer();
   if (p == nullptr || !p->IsOp("Constant") || p->attributes().size() != 1) return false;
   const Attribute& a = p->attributes()[0];
-  if (a.name() == "value" && a.type() == onnx::AttributeProto::TENSOR) {
-    if (a.t().has_data_location() && a.t().data_location() == onnx::TensorProto::EXTERNAL) return false;
-    auto t = Tensor::FromProto(a.t());
-    return t.ok() && TensorInts(*t, out);
-  }
   if (a.name() == "value_ints" && a.type() == onnx::AttributeProto::INTS) {
     *out = a.ints();
     return true;
@@ -867,6 +887,127 @@ bool Constant(const Node& n, int64_t, Outputs* outs) {
   return true;
 }
 
+// ConvTranspose with explicit (or no) pads: out = stride * (in - 1) +
+// output_padding + (kernel - 1) * dilation + 1 - pads. auto_pad and
+// output_shape are left to ONNX.
+bool ConvTranspose(const Node& n, int64_t, Outputs* outs) {
+  TensorType x, w;
+  int64_t group = 1;
+  if (!InputType(n, 0, &x) || !InputType(n, 1, &w) || x.rank() < 3 || w.rank() != x.rank()) return false;
+  if (!AttrInt(n, "group", 1, &group) || group <= 0 || !w.dims[1].known()) return false;
+  if (n.attr("output_shape") != nullptr) return false;
+  if (const Attribute* ap = n.attr("auto_pad"); ap != nullptr && (ap->type() != onnx::AttributeProto::STRING ||
+                                                                  ap->s() != "NOTSET"))
+    return false;
+  const size_t spatial = x.rank() - 2;
+  std::vector<int64_t> dilations, strides, kernel, pads, output_padding;
+  bool has_kernel = false;
+  if (!AttrInts(n, "dilations", &dilations) || !AttrInts(n, "strides", &strides) ||
+      !AttrInts(n, "kernel_shape", &kernel, &has_kernel) || !AttrInts(n, "pads", &pads) ||
+      !AttrInts(n, "output_padding", &output_padding))
+    return false;
+  if (dilations.empty()) dilations.assign(spatial, 1);
+  if (strides.empty()) strides.assign(spatial, 1);
+  if (pads.empty()) pads.assign(2 * spatial, 0);
+  if (output_padding.empty()) output_padding.assign(spatial, 0);
+  if (!has_kernel)
+    for (size_t i = 2; i < w.dims.size(); ++i) {
+      if (!w.dims[i].known()) return false;
+      kernel.push_back(w.dims[i].value);
+    }
+  if (dilations.size() != spatial || strides.size() != spatial || kernel.size() != spatial ||
+      pads.size() != 2 * spatial || output_padding.size() != spatial)
+    return false;
+  Shape out = {x.dims[0], Dim()};
+  if (!Mul(w.dims[1].value, group, &out[1].value)) return false;
+  for (size_t i = 0; i < spatial; ++i) {
+    const Dim& d = x.dims[2 + i];
+    if (!d.known()) {
+      out.push_back(Dim());
+      continue;
+    }
+    int64_t o = 0, k = 0;
+    if (d.value < 1 || strides[i] < 1 || dilations[i] < 1 || kernel[i] < 1) return false;
+    if (!Mul(strides[i], d.value - 1, &o) || !Mul(kernel[i] - 1, dilations[i], &k) || !Add(o, k + 1, &o) ||
+        !Add(o, output_padding[i], &o) || !Add(o, -pads[i], &o) || !Add(o, -pads[i + spatial], &o) || o < 1)
+      return false;
+    out.push_back(Dim::Of(o));
+  }
+  Set(outs, 0, x.elem, out);
+  return true;
+}
+
+// Resize (opset 11 on) with constant sizes, or constant scales:
+// floor(float(in) * scale), in float as ONNX computes it.
+bool Resize(const Node& n, int64_t opset, Outputs* outs) {
+  TensorType x;
+  if (opset < 11 || !InputType(n, 0, &x)) return false;
+  Shape out;
+  if (Present(n, 3)) {
+    std::vector<int64_t> sizes;
+    if (!ConstInts(n, 3, &sizes) || static_cast<int>(sizes.size()) != x.rank()) return false;
+    for (int64_t s : sizes) {
+      if (s < 0) return false;
+      out.push_back(Dim::Of(s));
+    }
+  } else {
+    std::optional<Tensor> st = ConstTensor(n, 2);
+    std::vector<double> scales;
+    if (!st || st->type() != onnx::TensorProto::FLOAT || !TensorDoubles(*st, &scales) ||
+        static_cast<int>(scales.size()) != x.rank())
+      return false;
+    for (int i = 0; i < x.rank(); ++i) {
+      if (!x.dims[i].known()) {
+        out.push_back(Dim());
+        continue;
+      }
+      float v = std::floor(static_cast<float>(x.dims[i].value) * static_cast<float>(scales[i]));
+      if (!(v >= 0 && v < 9e18f)) return false;
+      out.push_back(Dim::Of(static_cast<int64_t>(v)));
+    }
+  }
+  Set(outs, 0, x.elem, out);
+  return true;
+}
+
+// TopK: the axis gets K (an input from opset 10, an attribute before).
+bool TopK(const Node& n, int64_t opset, Outputs* outs) {
+  TensorType x;
+  int64_t axis = -1, k = 0;
+  if (!InputType(n, 0, &x) || !AttrInt(n, "axis", -1, &axis) || !NormAxis(axis, x.rank(), 1, 1, &axis))
+    return false;
+  if (opset >= 10) {
+    std::vector<int64_t> ks;
+    if (!ConstInts(n, 1, &ks) || ks.size() != 1) return false;
+    k = ks[0];
+  } else if (!AttrInt(n, "k", -1, &k)) {
+    return false;
+  }
+  const Dim& d = x.dims[axis];
+  if (k < 0 || (d.known() && k > d.value)) return false;
+  Shape out = x.dims;
+  out[axis] = Dim::Of(k);
+  Set(outs, 0, x.elem, out);
+  if (n.output(1) != nullptr) Set(outs, 1, onnx::TensorProto::INT64, out);
+  return true;
+}
+
+// Range with constant scalar bounds: max(ceil((limit - start) / delta), 0).
+bool Range(const Node& n, int64_t, Outputs* outs) {
+  std::vector<double> v[3];
+  int32_t elem = 0;
+  for (int i = 0; i < 3; ++i) {
+    std::optional<Tensor> t = ConstTensor(n, i);
+    if (!t || t->num_elements() != 1 || !TensorDoubles(*t, &v[i])) return false;
+    if (i == 0) elem = t->type();
+    if (t->type() != elem) return false;
+  }
+  double count = std::ceil((v[1][0] - v[0][0]) / v[2][0]);
+  if (!(count < 1e15)) return false;  // delta 0, NaN, absurd sizes
+  Set(outs, 0, elem, {Dim::Of(static_cast<int64_t>(std::max(count, 0.0)))});
+  return true;
+}
+
 bool DepthSpace(const Node& n, int64_t, Outputs* outs) {
   TensorType x;
   int64_t b = 0;
@@ -942,6 +1083,10 @@ const absl::flat_hash_map<std::string, Rule>& Rules() {
     (*m)["Pad"] = Pad;
     (*m)["Constant"] = Constant;
     for (const char* op : {"DepthToSpace", "SpaceToDepth"}) (*m)[op] = DepthSpace;
+    (*m)["ConvTranspose"] = ConvTranspose;
+    (*m)["Resize"] = Resize;
+    (*m)["TopK"] = TopK;
+    (*m)["Range"] = Range;
     return m;
   }();
   return *rules;
