@@ -1,7 +1,8 @@
 #!/bin/bash
 # Latency of the in-house executor (tools/run --bench) vs onnxruntime-node
-# (testdata/ort/bench.js) on resnet18 and mobilenet_v2, batch 1 and 8, with
-# 1 and 2 threads. Prints a table with the ratio ours/ORT (lower is better).
+# (testdata/ort/bench.js) on resnet18 and mobilenet_v2 (batch 1 and 8) and the
+# BERT-style encoder (batch 1 and 4), with 1 and 2 threads. Prints a table
+# with the ratio ours/ORT (lower is better).
 #
 #   kernels/bench_vs_ort.sh [ITERS]        (default 20)
 #
@@ -22,11 +23,12 @@ ORT="$ROOT/testdata/ort/bench.js"
 median() { sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p' | tail -1; }
 
 printf "%-14s %5s %7s %12s %12s %8s\n" model batch threads ours_ms ort_ms ratio
-for model in resnet18 mobilenet_v2; do
+for model in resnet18 mobilenet_v2 transformer; do
   dir="$ROOT/testdata/generated/$model"
   [ -f "$dir/model.onnx" ] || { echo "missing $dir/model.onnx" >&2; exit 1; }
   for set in 0 1; do
-    batch=$([ "$set" = 0 ] && echo 1 || echo 8)
+    batch=1
+    if [ "$set" = 1 ]; then batch=$([ "$model" = transformer ] && echo 4 || echo 8); fi
     for threads in 1 2; do
       ours=$("$RUN" --model "$dir/model.onnx" --inputs "$dir/test_data_set_$set" \
                --threads "$threads" --bench "$ITERS" | median)

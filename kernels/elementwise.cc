@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstring>
 
+#include <Eigen/Core>
+#include <unsupported/Eigen/SpecialFunctions>
+
 #include "kernels/registry.h"
 
 namespace onnxc {
@@ -17,6 +20,20 @@ void UnaryLoop(const KTensor& x, KTensor* y, int threads, F f) {
   T* out = y->mut<T>();
   ParallelFor(threads, x.numel(), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) out[i] = f(in[i]);
+  }, 1 << 15);
+}
+
+// Float32 unary op over whole chunks with Eigen's vectorised array
+// functions (exp, erf: a few ulp, 5-10x faster than the scalar libm calls;
+// they dominate a transformer's GELU and softmax).
+template <typename F>
+void UnaryFloatVectorized(const KTensor& x, KTensor* y, int threads, F f) {
+  const float* in = x.ptr<float>();
+  float* out = y->mut<float>();
+  ParallelFor(threads, x.numel(), [&](int64_t b, int64_t e) {
+    Eigen::Map<const Eigen::ArrayXf> xi(in + b, e - b);
+    Eigen::Map<Eigen::ArrayXf> yo(out + b, e - b);
+    f(xi, yo);
   }, 1 << 15);
 }
 
@@ -41,9 +58,7 @@ void UnaryLoop(const KTensor& x, KTensor* y, int threads, F f) {
 
 ONNXC_UNARY_FLOAT(Sigmoid, v >= 0 ? T(1) / (T(1) + std::exp(-v)) : std::exp(v) / (T(1) + std::exp(v)))
 ONNXC_UNARY_FLOAT(Tanh, std::tanh(v))
-ONNXC_UNARY_FLOAT(Erf, std::erf(v))
 ONNXC_UNARY_FLOAT(Sqrt, std::sqrt(v))
-ONNXC_UNARY_FLOAT(Exp, std::exp(v))
 ONNXC_UNARY_FLOAT(Log, std::log(v))
 ONNXC_UNARY_FLOAT(Reciprocal, T(1) / v)
 ONNXC_UNARY_FLOAT(Floor, std::floor(v))
@@ -100,6 +115,25 @@ absl::Status HardSwishKernel(OpContext& c) {
   return absl::OkStatus();
 }
 
+// Erf and Exp: Eigen's vectorised functions for float32, libm for double.
+template <bool kErf>
+absl::Status ErfExpKernel(OpContext& c) {
+  const KTensor& x = c.input(0);
+  c.out[0] = KTensor::Alloc(x.type, x.dims);
+  if (x.type == TP::FLOAT) {
+    UnaryFloatVectorized(x, &c.out[0], c.threads, [](const auto& xi, auto& yo) {
+      if constexpr (kErf) yo = xi.erf(); else yo = xi.exp();
+    });
+  } else if (x.type == TP::DOUBLE) {
+    UnaryLoop<double>(x, &c.out[0], c.threads, [](double v) { return kErf ? std::erf(v) : std::exp(v); });
+  } else {
+    return c.Error(absl::StrCat(kErf ? "Erf" : "Exp", " does not support ", DataTypeName(x.type)));
+  }
+  return absl::OkStatus();
+}
+absl::Status ErfKernel(OpContext& c) { return ErfExpKernel<true>(c); }
+absl::Status ExpKernel(OpContext& c) { return ErfExpKernel<false>(c); }
+
 absl::Status GeluKernel(OpContext& c) {
   const KTensor& x = c.input(0);
   if (x.type != TP::FLOAT) return c.Error("Gelu needs float");
@@ -110,8 +144,9 @@ absl::Status GeluKernel(OpContext& c) {
       return 0.5f * v * (1.f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
     });
   } else {
-    UnaryLoop<float>(x, &c.out[0], c.threads,
-                     [&](float v) { return 0.5f * v * (1.f + std::erf(v * 0.7071067811865476f)); });
+    UnaryFloatVectorized(x, &c.out[0], c.threads, [](const auto& xi, auto& yo) {
+      yo = 0.5f * xi * (1.f + (xi * 0.7071067811865476f).erf());
+    });
   }
   return absl::OkStatus();
 }

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstring>
 
+#include <Eigen/Core>
+
 #include "kernels/registry.h"
 
 namespace onnxc {
@@ -175,6 +177,15 @@ absl::Status SoftmaxFamily(OpContext& c, SoftKind kind) {
       int64_t o = oi / inner, in = oi % inner;
       const float* xr = px + o * len * inner + in;
       float* yr = py + o * len * inner + in;
+      if (inner == 1 && kind == SoftKind::kSoftmax) {
+        // The common case (softmax over the last axis, e.g. attention rows):
+        // Eigen's vectorised max and exp over the row.
+        Eigen::Map<const Eigen::ArrayXf> xrow(xr, len);
+        Eigen::Map<Eigen::ArrayXf> row(yr, len);
+        row = (xrow - xrow.maxCoeff()).exp();
+        row *= static_cast<float>(1.0 / row.template cast<double>().sum());
+        continue;
+      }
       float mx = -INFINITY;
       int64_t arg = 0;
       for (int64_t j = 0; j < len; ++j) {
