@@ -102,6 +102,20 @@ absl::Status MatMulKernel(OpContext& c) {
         nb = 0;
       }
     }
+    if (nb > 1 && m * n * k < (int64_t{1} << 18)) {
+      // Many small products (attention heads): whole products per thread,
+      // each too small to split.
+      const int64_t per_task = std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, m * n * k));
+      ParallelFor(c.threads, nb, [&](int64_t s, int64_t e) {
+        for (int64_t bi = s; bi < e; ++bi) {
+          int64_t oa, ob;
+          batch_offsets(bi, &oa, &ob);
+          SgemmSerial(false, false, m, n, k, 1.f, pa + oa * m * k, k, pb + ob * k * n, n, 0.f,
+                      py + bi * m * n, n);
+        }
+      }, per_task);
+      nb = 0;
+    }
     for (int64_t bi = 0; bi < nb; ++bi) {
       int64_t oa, ob;
       batch_offsets(bi, &oa, &ob);
