@@ -151,6 +151,18 @@ absl::StatusOr<std::map<std::string, int>> OrtFusedOps(const std::string& model,
   return counts;
 }
 
+// Float model `name` (testdata/generated/NAME/model.onnx) against `quantized`
+// in ONNX Runtime, on the inputs of NAME/SET.
+absl::StatusOr<TensorDiff> OrtDiff(const std::string& name, const std::string& quantized, const std::string& set) {
+  auto in = ReadTensorPbSeries(Gen(name + "/" + set), "input");
+  if (!in.ok()) return in.status();
+  auto ref = RunWithOrt(Gen(name + "/model.onnx"), *in);
+  if (!ref.ok()) return ref.status();
+  auto out = RunWithOrt(quantized, *in);
+  if (!out.ok()) return out.status();
+  return CompareTensors((*ref)[0].tensor, (*out)[0].tensor);
+}
+
 constexpr int64_t kTestImages = 2000;  // the full 10k run is testdata/quant_report.sh
 
 // (a) every calibration method keeps top-1 within 0.5 point of float, in ORT.
@@ -192,15 +204,10 @@ TEST(Quantize, Resnet18QdqInOnnxRuntime) {
   auto q = Quantize(Gen("resnet18/model.onnx"), Gen("resnet18/test_data_set_1"), "", "r18");
   ASSERT_TRUE(q.ok()) << q.status();
   for (const char* set : {"test_data_set_0", "test_data_set_1"}) {
-    auto in = ReadTensorPbSeries(Gen(std::string("resnet18/") + set), "input");
-    ASSERT_TRUE(in.ok()) << in.status();
-    auto ref = RunWithOrt(Gen("resnet18/model.onnx"), *in);
-    auto out = RunWithOrt(q->output, *in);
-    ASSERT_TRUE(ref.ok()) << ref.status();
-    ASSERT_TRUE(out.ok()) << out.status();
-    TensorDiff d = CompareTensors((*ref)[0].tensor, (*out)[0].tensor);
-    std::printf("resnet18 %s: %s\n", set, d.ToString().c_str());
-    EXPECT_GT(d.cosine, 0.98) << set;
+    auto d = OrtDiff("resnet18", q->output, set);
+    ASSERT_TRUE(d.ok()) << d.status();
+    std::printf("resnet18 %s: %s\n", set, d->ToString().c_str());
+    EXPECT_GT(d->cosine, 0.98) << set;
   }
   // Every Conv/Gemm became an integer kernel: no float Conv, no leftover DQ.
   auto ops = OrtFusedOps(q->output);
@@ -383,7 +390,6 @@ TEST(Quantize, FakeQuantMatchesQdqInOnnxRuntime) {
   EXPECT_GT(d.cosine, 0.999);
 }
 
-// (g) a CNN's file is at least 3.5x smaller.
 // A BERT-style encoder (testdata/make_transformer.py): MatMuls become
 // QLinearMatMul in ONNX Runtime, and the token embedding table is stored in 8
 // bits, with the parameters of the Gather's output, so ONNX Runtime gathers
@@ -394,15 +400,10 @@ TEST(Quantize, TransformerWithEmbeddingInOnnxRuntime) {
   auto q = Quantize(Gen("transformer/model.onnx"), Gen("transformer/test_data_set_1"), "", "bert");
   ASSERT_TRUE(q.ok()) << q.status();
   for (const char* set : {"test_data_set_0", "test_data_set_1"}) {  // 0 was not used for calibration
-    auto in = ReadTensorPbSeries(Gen(std::string("transformer/") + set), "input");
-    ASSERT_TRUE(in.ok()) << in.status();
-    auto ref = RunWithOrt(Gen("transformer/model.onnx"), *in);
-    auto out = RunWithOrt(q->output, *in);
-    ASSERT_TRUE(ref.ok()) << ref.status();
-    ASSERT_TRUE(out.ok()) << out.status();
-    TensorDiff d = CompareTensors((*ref)[0].tensor, (*out)[0].tensor);
-    std::printf("transformer %s: %s\n", set, d.ToString().c_str());
-    EXPECT_GT(d.sqnr_db, 30) << set;
+    auto d = OrtDiff("transformer", q->output, set);
+    ASSERT_TRUE(d.ok()) << d.status();
+    std::printf("transformer %s: %s\n", set, d->ToString().c_str());
+    EXPECT_GT(d->sqnr_db, 30) << set;
   }
   double ratio = static_cast<double>(fs::file_size(Gen("transformer/model.onnx"))) / fs::file_size(q->output);
   std::printf("transformer: %.2fx smaller\n", ratio);
@@ -433,6 +434,7 @@ TEST(Quantize, TransformerWithEmbeddingInOnnxRuntime) {
   EXPECT_EQ(ElementSize(ot->elem_type()), 1u);
 }
 
+// (g) a CNN's file is at least 3.5x smaller.
 TEST(Quantize, FashionMnistFileAtLeast3_5xSmaller) {
   REQUIRE_ORT_AND_DATA();
   auto q = Quantize(Gen("fmnist/model.onnx"), Gen("fmnist/calib"), "", "fm_size");
