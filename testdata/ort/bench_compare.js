@@ -10,8 +10,7 @@
 // (medians over rounds x iters timed runs; speedup = a_median / b_median).
 const fs = require('fs');
 const os = require('os');
-const path = require('path');
-const tp = require('./tensorproto');
+const { randomFeeds, median } = require('./feeds');
 
 function die(msg) { process.stderr.write(`bench_compare.js: error: ${msg}\n`); process.exit(1); }
 const USAGE = 'usage: node bench_compare.js A.onnx B.onnx [--batch B] [--threads N] [--iters K] [--rounds R] [--shape-from IN_DIR] [--opt all|basic|extended|disabled]';
@@ -37,18 +36,6 @@ function parseArgs(argv) {
   return o;
 }
 
-function makeRng(seed) {  // mulberry32 + Box-Muller, as bench.js
-  let s = seed >>> 0;
-  const u = () => { s = (s + 0x6d2b79f5) >>> 0; let t = s; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296; };
-  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
-}
-
-function median(v) {
-  const s = v.slice().sort((x, y) => x - y);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 async function main() {
   const a = parseArgs(process.argv.slice(2));
   let ort;
@@ -59,30 +46,8 @@ async function main() {
     if (!fs.existsSync(m)) die(`model not found: ${m}`);
     try { sessions.push(await ort.InferenceSession.create(m, opts)); } catch (e) { die(`failed to load ${m}: ${e.message}`); }
   }
-  const shapeOf = {};
-  if (a.shapeFrom) {
-    for (let k = 0; fs.existsSync(path.join(a.shapeFrom, `input_${k}.pb`)); k++) {
-      const t = tp.decode(fs.readFileSync(path.join(a.shapeFrom, `input_${k}.pb`)));
-      shapeOf[t.name || sessions[0].inputNames[k]] = t.dims.slice();
-    }
-  }
   // One feed per input name, shared by both models (they must have the same inputs).
-  const rng = makeRng(0);
-  const feeds = {};
-  sessions[0].inputMetadata.forEach((meta, idx) => {
-    const name = meta.name || sessions[0].inputNames[idx];
-    let shape = shapeOf[name] ? shapeOf[name].slice() : (meta.shape || []).slice();
-    shape = shape.map((d, i) => {
-      if (i === 0) return a.batch;
-      if (typeof d === 'number' && d >= 0) return d;
-      return die(`input '${name}' dim ${i} is dynamic; pass --shape-from IN_DIR`);
-    });
-    if (meta.type !== 'float32') die(`input '${name}' is ${meta.type}; only float32 inputs are supported`);
-    const n = shape.reduce((x, y) => x * y, 1);
-    const data = new Float32Array(n);
-    for (let i = 0; i < n; i++) data[i] = rng();
-    feeds[name] = new ort.Tensor('float32', data, shape);
-  });
+  const feeds = randomFeeds(ort, sessions[0], a.batch, a.shapeFrom, die);
   for (const s of sessions) {
     for (const n of s.inputNames) if (!feeds[n]) die(`the models' inputs differ ('${n}')`);
     try { for (let i = 0; i < a.warmup; i++) await s.run(feeds); } catch (e) { die(`inference failed: ${e.message}`); }
