@@ -163,11 +163,14 @@ void ExportNodesAsGraph(const Graph& graph, const std::vector<const Node*>& node
     // A Constant node's value goes as an initializer: ONNX reads the data of
     // both (Reshape's shape, Slice's starts...).
     const Node* p = v->producer();
-    if (p != nullptr && p->IsOp("Constant") && p->attributes().size() == 1 &&
-        p->attributes()[0].name() == "value" && p->attributes()[0].type() == onnx::AttributeProto::TENSOR &&
-        (options.max_tensor_bytes < 0 || p->attributes()[0].t().ByteSizeLong() <= static_cast<size_t>(options.max_tensor_bytes))) {
+    const Attribute* value = p != nullptr && p->IsOp("Constant") && p->attributes().size() == 1
+                                 ? &p->attributes()[0]
+                                 : nullptr;
+    if (value != nullptr && value->name() == "value" && value->type() == onnx::AttributeProto::TENSOR &&
+        (options.max_tensor_bytes < 0 ||
+         value->t().ByteSizeLong() <= static_cast<size_t>(options.max_tensor_bytes))) {
       onnx::TensorProto* t = gp->add_initializer();
-      *t = p->attributes()[0].t();
+      *t = value->t();
       t->set_name(v->name());
       if (options.initializers_as_inputs) InputOfTensor(*t, gp->add_input());
       return;

@@ -337,7 +337,8 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
   // so ONNX Runtime drops the DequantizeLinear/QuantizeLinear around the
   // Gather and gathers 8-bit rows. Their range joins the output's group
   // range: rows calibration never gathered must not clip.
-  absl::flat_hash_map<Node*, std::pair<float, float>> tables;  // Gather -> table range
+  // (Gather, table range), in graph order so the rewrite is deterministic.
+  std::vector<std::pair<Node*, std::pair<float, float>>> tables;
   for (Node* n : g.NodeSnapshot()) {
     Value* tv = n->input(0);
     if (!n->IsOp("Gather") || tv == nullptr || !in_set.contains(n->output(0))) continue;
@@ -350,7 +351,7 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
       continue;
     auto data = t->span<float>();
     auto [lo, hi] = std::minmax_element(data.begin(), data.end());
-    tables[n] = {*lo, *hi};
+    tables.push_back({n, {*lo, *hi}});
   }
 
   // 4. Parameters: each group's range is the union of its members' ranges.

@@ -285,7 +285,8 @@ class ShapeInference : public Pass {
     const bool strict = options().GetBool("strict");
     // Stage 1: the rules, in graph order, so each node sees its inputs'
     // types. Nodes whose outputs are all typed already need nothing.
-    RuleGate gate(model.OpsetVersion(""));
+    const int64_t opset = model.OpsetVersion("");
+    RuleGate gate(opset);
     const bool use_rules = options().GetBool("rules");
     std::vector<const Node*> rest;
     std::vector<onnx::TypeProto> types;
@@ -295,7 +296,7 @@ class ShapeInference : public Pass {
       bool needed = overwrite || !n->subgraphs().empty();
       for (const Value* out : n->outputs()) needed |= out != nullptr && !out->has_type();
       if (!needed) continue;
-      if (!use_rules || !gate.Allows(*n) || !InferTypesWithRules(*n, model.OpsetVersion(""), &types)) {
+      if (!use_rules || !gate.Allows(*n) || !InferTypesWithRules(*n, opset, &types)) {
         rest.push_back(n);
         continue;
       }
