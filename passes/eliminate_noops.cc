@@ -28,16 +28,18 @@ std::optional<std::vector<int64_t>> ReshapeTarget(const Model& model, const Node
       if (i >= static_cast<int64_t>(in.size())) return std::nullopt;
       d = in[i];
     }
+    // Dimensions come from the file: an overflowing product is no shape.
     if (d == -1) {
       infer = i;
-    } else {
-      known *= d;
+    } else if (__builtin_mul_overflow(known, d, &known)) {
+      return std::nullopt;
     }
     out.push_back(d);
   }
   if (infer >= 0) {
     int64_t total = 1;
-    for (int64_t d : in) total *= d;
+    for (int64_t d : in)
+      if (__builtin_mul_overflow(total, d, &total)) return std::nullopt;
     if (known == 0) return std::nullopt;
     out[infer] = total / known;
   }

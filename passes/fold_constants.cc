@@ -26,7 +26,8 @@ std::optional<Tensor> FoldShape(const Node& n) {
     if (d < 0) return std::nullopt;
   if (n.IsOp("Size")) {
     int64_t count = 1;
-    for (int64_t d : *shape) count *= d;
+    for (int64_t d : *shape)
+      if (__builtin_mul_overflow(count, d, &count)) return std::nullopt;  // dims from the file
     Tensor t(onnx::TensorProto::INT64, {});
     t.mutable_data<int64_t>()[0] = count;
     return t;

@@ -86,6 +86,31 @@ TEST(Optimize, FoldsEveryPatternAndKeepsOutputs) {
   EXPECT_LE(d.max_abs, 1e-5 * d.max_ref) << d.ToString();
 }
 
+// Found by the fuzzer: a Reshape whose target size overflows int64 is simply
+// not a no-op (was signed overflow in eliminate-noops, caught by UBSan).
+TEST(Optimize, ReshapeWithOverflowingTargetIsKept) {
+  auto m = std::make_unique<Model>();
+  m->mutable_meta()->set_ir_version(8);
+  m->SetOpsetVersion("", 13);
+  Graph& g = m->graph();
+  Value* x = g.AddInput("x");
+  onnx::TypeProto t;
+  t.mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : {int64_t{15}, int64_t{9223372036854775807}})
+    t.mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+  x->set_type(t);
+  Tensor shape(onnx::TensorProto::INT64, {2});
+  shape.mutable_data<int64_t>()[0] = 15;
+  shape.mutable_data<int64_t>()[1] = 9223372036854775807;
+  Node* r = g.CreateNode("Reshape", {x, g.AddInitializer("shape", shape)}, 1, nullptr, "r");
+  r->output(0)->set_type(t);
+  Node* relu = g.CreateNode("Relu", {r->output(0)}, 1, nullptr, "relu");
+  g.AddOutput(relu->output(0));
+  auto pm = PassManager::Create("eliminate-noops");
+  ASSERT_TRUE((*pm)->Run(*m, {}).ok());
+  EXPECT_EQ(g.num_nodes(), 2);
+}
+
 TEST(Optimize, NamedOutputsSurviveCseAndNoopRemoval) {
   // Two identical nodes that are both graph outputs must both stay.
   auto m = std::make_unique<Model>();
