@@ -1,7 +1,6 @@
 #include "analysis/graph_statistics.h"
 
 #include "absl/strings/str_cat.h"
-#include "passes/registry.h"
 
 namespace onnxc {
 namespace {
@@ -27,30 +26,9 @@ void Visit(const Graph& g, GraphStatistics* s) {
   }
 }
 
-// statistics: reports the cached GraphStatistics analysis; rewrites nothing.
-class Statistics : public Pass {
- public:
-  static constexpr char kName[] = "statistics";
-  static constexpr char kDescription[] =
-      "reports node counts by op type and parameter sizes (an analysis; changes nothing)";
-  static std::vector<OptionSpec> Options() { return {}; }
-
-  absl::StatusOr<PassResult> Run(Model& model, PassContext& ctx) override {
-    auto stats = ctx.analyses->Get<GraphStatistics>(model, ctx);
-    if (!stats.ok()) return stats.status();
-    PassResult r;
-    r.details = (*stats)->ToJson();
-    r.notes.push_back(absl::StrCat((*stats)->nodes, " nodes, ", (*stats)->parameters,
-                                   " parameters in ", (*stats)->parameter_bytes, " bytes"));
-    return r;
-  }
-};
-
-ONNXC_REGISTER_PASS(Statistics);
-
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<GraphStatistics>> GraphStatistics::Compute(Model& model, PassContext&) {
+absl::StatusOr<std::unique_ptr<GraphStatistics>> GraphStatistics::Compute(Model& model, const AnalysisContext&, const Settings&) {
   auto s = std::make_unique<GraphStatistics>();
   Visit(model.graph(), s.get());
   return s;

@@ -9,13 +9,15 @@
 
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
-#include "passes/pass.h"
+#include "analysis/analysis_manager.h"
 
 namespace onnxc {
 
 struct GraphStatistics : Analysis {
   static constexpr char kName[] = "graph-statistics";
-  static absl::StatusOr<std::unique_ptr<GraphStatistics>> Compute(Model& model, PassContext& ctx);
+  using Settings = NoSettings;
+  static absl::StatusOr<std::unique_ptr<GraphStatistics>> Compute(Model& model, const AnalysisContext& ctx,
+                                                                  const Settings& settings);
 
   int64_t nodes = 0;      // subgraphs included
   int64_t subgraphs = 0;

@@ -4,16 +4,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "analysis/calibration_data.h"
+#include "analysis/calibration/calibration_data.h"
 #include "kernels/executor.h"
 
 namespace onnxc {
 
 absl::StatusOr<OutputCheck> CompareModelOutputs(const Model& reference, const Model& candidate,
                                                 const std::string& data_spec, int64_t max_samples,
-                                                int threads) {
-  ExecutorOptions eo;
-  eo.threads = threads;
+                                                const ExecutorOptions& eo) {
   auto ref = Executor::Create(reference, eo);
   if (!ref.ok()) return absl::Status(ref.status().code(), absl::StrCat("original model: ", ref.status().message()));
   auto cand = Executor::Create(candidate, eo);

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "analysis/tensor_metrics.h"
 #include "ir/model.h"
+#include "kernels/executor.h"
 #include "nlohmann/json.hpp"
 
 namespace onnxc {
@@ -31,7 +32,7 @@ struct OutputCheck {
 // only a specific runtime has, like com.microsoft.MatMulNBits).
 absl::StatusOr<OutputCheck> CompareModelOutputs(const Model& reference, const Model& candidate,
                                                 const std::string& data_spec, int64_t max_samples,
-                                                int threads);
+                                                const ExecutorOptions& executor);
 
 }  // namespace onnxc
 

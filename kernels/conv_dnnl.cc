@@ -9,18 +9,12 @@
 // residual is copied (or reordered) into the destination first, or the
 // destination is the residual's own buffer when that is its last use.
 //
-// Runtime switches (only in a -DONNXC_CONV_DNNL build):
-//   ONNXC_DNNL_CONV=0      use the built-in conv instead
-//   ONNXC_DNNL_LAYOUT=any|nchw|nhwc|nChw8c|nChw16c  activation layout
-//                          (default nChw16c; any: oneDNN's choice; nchw makes
-//                          oneDNN run im2col+gemm)
-//   ONNXC_DNNL_TUNE=1      on the first run of a shape with plain input and
-//                          no residual, time oneDNN (with its reorders)
-//                          against the built-in conv and keep the faster one
-//   ONNXC_DNNL_DW=0        depthwise convs use the built-in kernel
-//   ONNXC_DNNL_TUNE_LOG=1  print what the timing chose for each conv
-//   ONNXC_DNNL_SPLIT_FLOPS=F  split convs of at least F flops over the
-//                          executor's threads (default 2e6, see Build)
+// Settings (KernelOptions, only in a -DONNXC_CONV_DNNL build): dnnl
+// (off: the built-in conv), dnnl_layout (default nChw16c; kAny: oneDNN's
+// choice; kPlain makes oneDNN run im2col+gemm), dnnl_tune (on the first run
+// of a shape with plain input and no residual, time oneDNN with its reorders
+// against the built-in conv and keep the faster one), dnnl_depthwise,
+// dnnl_tune_log, dnnl_split_flops (see Build).
 #include "kernels/registry.h"
 
 #ifdef ONNXC_CONV_DNNL
@@ -42,7 +36,7 @@ namespace kernels {
 
 #ifndef ONNXC_CONV_DNNL
 
-bool DnnlConvAvailable() { return false; }
+bool DnnlConvAvailable(const KernelOptions&) { return false; }
 absl::Status DnnlConv(OpContext&, const KTensor&, const KTensor*, const Epilogue&,
                       const ConvResidual&, bool, std::shared_ptr<void>*, bool* done) {
   *done = false;
@@ -55,7 +49,6 @@ namespace {
 
 using dnnl_util::Desc;
 using dnnl_util::Engine;
-using dnnl_util::EnvFlag;
 using dnnl_util::Scratch;
 using dnnl_util::Stream;
 
@@ -89,7 +82,7 @@ struct Cache {
   std::map<Key, std::shared_ptr<ShapePlan>> plans;
 };
 
-std::shared_ptr<ShapePlan> Build(const KTensor& x, const KTensor& w, const KTensor* b,
+std::shared_ptr<ShapePlan> Build(const KernelOptions& options, const KTensor& x, const KTensor& w, const KTensor* b,
                                  const Epilogue& epi, const ConvResidual& res, bool blocked_out,
                                  const Geometry& g, int64_t group, int threads) {
   using dnnl::memory;
@@ -115,14 +108,14 @@ std::shared_ptr<ShapePlan> Build(const KTensor& x, const KTensor& w, const KTens
   // (ONNXC_DNNL_LAYOUT=any) is channels last for brgconv on AVX-512: as fast
   // on resnet18, as fast to 20% slower on mobilenet_v2 at batch 8 across
   // runs (BENCHMARK.md).
-  static const int forced = [] {
-    const char* v = std::getenv("ONNXC_DNNL_LAYOUT");
-    if (v == nullptr || *v == '\0') return 16;
-    if (std::strcmp(v, "nchw") == 0) return 0;
-    if (std::strcmp(v, "nhwc") == 0) return 1;
-    if (std::strcmp(v, "nChw8c") == 0) return 8;
-    if (std::strcmp(v, "nChw16c") == 0) return 16;
-    return -1;
+  const int forced = [&] {
+    switch (options.dnnl_layout) {
+      case KernelOptions::Layout::kPlain: return 0;
+      case KernelOptions::Layout::kNhwc: return 1;
+      case KernelOptions::Layout::kBlocked8: return 8;
+      case KernelOptions::Layout::kBlocked16: return 16;
+      default: return -1;
+    }
   }();
   auto f32 = memory::data_type::f32;
   auto act = [&](const memory::dims& d, bool is_src) {
@@ -206,10 +199,7 @@ std::shared_ptr<ShapePlan> Build(const KTensor& x, const KTensor& w, const KTens
   // batch or, for one image in a plain or nChw16c result, over blocks of 16
   // output channels (depthwise: of input channels too); those slices are
   // contiguous in memory.
-  static const double kSplitFlops = [] {
-    const char* v = std::getenv("ONNXC_DNNL_SPLIT_FLOPS");
-    return v != nullptr && *v != '\0' ? std::atof(v) : 2e6;
-  }();
+  const double kSplitFlops = options.dnnl_split_flops;
   double flops = 2.0 * N * M * (x.dims[1] / group);
   for (size_t i = 2; i < w.dims.size(); ++i) flops *= static_cast<double>(w.dims[i]);
   for (int64_t o : g.out) flops *= static_cast<double>(o);
@@ -386,7 +376,7 @@ void Tune(OpContext& c, ShapePlan* sp, const KTensor& w, const KTensor* b, const
     best_ours = std::min(best_ours, std::chrono::duration<double>(t2 - t1).count());
   }
   sp->usable = best_dnnl < best_ours;
-  if (EnvFlag("ONNXC_DNNL_TUNE_LOG", false)) {
+  if (c.options->dnnl_tune_log) {
     std::fprintf(stderr, "dnnl-tune %s x%s: dnnl %.3f ms ours %.3f ms -> %s\n",
                  c.node.Describe().c_str(), ShapeString(c.input(0).dims).c_str(), best_dnnl * 1e3,
                  best_ours * 1e3, sp->usable ? "dnnl" : "ours");
@@ -395,10 +385,7 @@ void Tune(OpContext& c, ShapePlan* sp, const KTensor& w, const KTensor* b, const
 
 }  // namespace
 
-bool DnnlConvAvailable() {
-  static const bool on = EnvFlag("ONNXC_DNNL_CONV", true);
-  return on;
-}
+bool DnnlConvAvailable(const KernelOptions& options) { return options.dnnl; }
 
 absl::Status DnnlConv(OpContext& c, const KTensor& w, const KTensor* b, const Epilogue& epi,
                       const ConvResidual& res, bool blocked_out, std::shared_ptr<void>* cache_slot,
@@ -414,8 +401,7 @@ absl::Status DnnlConv(OpContext& c, const KTensor& w, const KTensor* b, const Ep
   if (group <= 0 || C % group != 0 || M % group != 0 || w.dims[1] != C / group) {
     return absl::OkStatus();  // the built-in path reports the error
   }
-  static const bool dw_too = EnvFlag("ONNXC_DNNL_DW", true);
-  if (group > 1 && !(dw_too && group == C && M == C)) return absl::OkStatus();
+  if (group > 1 && !(c.options->dnnl_depthwise && group == C && M == C)) return absl::OkStatus();
   static std::mutex init_mu;
   Cache* cache;
   {
@@ -439,12 +425,11 @@ absl::Status DnnlConv(OpContext& c, const KTensor& w, const KTensor* b, const Ep
       if (!geo.ok()) return absl::OkStatus();
       dnnl_util::SetOmpThreads(1);  // before the weight reorders (see Build)
       try {
-        sp = Build(x, w, b, epi, res, blocked_out, *geo, group, c.threads);
+        sp = Build(*c.options, x, w, b, epi, res, blocked_out, *geo, group, c.threads);
       } catch (const dnnl::error&) {
         sp = std::make_shared<ShapePlan>();
       }
-      static const bool tune = EnvFlag("ONNXC_DNNL_TUNE", false);
-      if (sp->usable && tune && x.layout == 0 && res.t == nullptr) {
+      if (sp->usable && c.options->dnnl_tune && x.layout == 0 && res.t == nullptr) {
         Tune(c, sp.get(), w, b, epi);
       }
       cache->plans[key] = sp;

@@ -18,8 +18,6 @@ namespace dnnl_util {
 
 dnnl::engine& Engine();
 dnnl::stream& Stream();  // one per thread
-// Environment switch: unset or empty -> dflt; "0", "n...", "f..." -> false.
-bool EnvFlag(const char* name, bool dflt);
 // oneDNN's OpenMP thread count for the calling thread (before any primitive
 // runs, including weight reorders).
 void SetOmpThreads(int threads);

@@ -33,12 +33,6 @@ dnnl::stream& Stream() {
   return *s;
 }
 
-bool EnvFlag(const char* name, bool dflt) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return dflt;
-  return !(v[0] == '0' || v[0] == 'n' || v[0] == 'N' || v[0] == 'f' || v[0] == 'F');
-}
-
 void SetOmpThreads(int threads) {
   thread_local int omp_threads = -1;
   if (omp_threads != threads) {

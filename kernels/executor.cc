@@ -53,6 +53,7 @@ struct Step {
 struct GraphPlan {
   const Graph* graph = nullptr;
   int opset = 0;
+  KernelOptions options;
   absl::flat_hash_map<const Value*, int> slot_of;
   std::vector<const Value*> values;
   std::vector<Step> steps;
@@ -257,7 +258,7 @@ void PlanLayouts(const Graph& g, const absl::flat_hash_map<const Node*, int>& st
       st.residual_writable = fresh && r != st.in_values[0] && !p->is_const[rs] &&
                              std::find(st.frees.begin(), st.frees.end(), rs) != st.frees.end();
     }
-    if (!DnnlConvAvailable() || !(st.fused || st.dnnl_pool) || st.out_slots.empty() ||
+    if (!DnnlConvAvailable(p->options) || !(st.fused || st.dnnl_pool) || st.out_slots.empty() ||
         st.out_slots[0] < 0) {
       continue;
     }
@@ -271,10 +272,12 @@ void PlanLayouts(const Graph& g, const absl::flat_hash_map<const Node*, int>& st
   }
 }
 
-absl::StatusOr<std::unique_ptr<GraphPlan>> BuildPlan(const Graph& g, int opset, bool fuse) {
+absl::StatusOr<std::unique_ptr<GraphPlan>> BuildPlan(const Graph& g, int opset, bool fuse,
+                                                     const KernelOptions& options) {
   auto p = std::make_unique<GraphPlan>();
   p->graph = &g;
   p->opset = opset;
+  p->options = options;
   for (const Value* v : g.inputs()) p->input_slots.push_back(SlotFor(*p, v));
   for (const Value* v : g.initializers()) {
     int s = SlotFor(*p, v);
@@ -345,12 +348,12 @@ absl::StatusOr<std::unique_ptr<GraphPlan>> BuildPlan(const Graph& g, int opset, 
     }
     for (const Value* v : n->outputs()) st.out_slots.push_back(v ? SlotFor(*p, v) : -1);
     st.label = n->IsOp("Conv") ? ConvLabel(n) : n->op_type();
-    st.dnnl_pool = fuse && DnnlConvAvailable() &&
+    st.dnnl_pool = fuse && DnnlConvAvailable(p->options) &&
                    (n->IsOp("MaxPool") || n->IsOp("AveragePool")) && OnlyFirstOutputUsed(n);
     step_of[n] = static_cast<int>(p->steps.size());
     p->steps.push_back(std::move(st));
     for (const Graph* sg : n->subgraphs()) {
-      auto sp = BuildPlan(*sg, opset, fuse);
+      auto sp = BuildPlan(*sg, opset, fuse, options);
       if (!sp.ok()) return sp.status();
       p->subplans[sg] = *std::move(sp);
     }
@@ -469,7 +472,7 @@ class Frame : public SubgraphRunner {
       if (!od.ok()) return od.status();
       if (res.t->type != TP::FLOAT || res.t->dims != *od) return RunFusedBroadcast(st, ctx);
     }
-    if (DnnlConvAvailable()) {
+    if (DnnlConvAvailable(plan_.options)) {
       bool done = false;
       absl::Status status =
           DnnlConv(ctx, f.w, &f.b, f.epi, res, st.out_keeps_layout, &f.dnnl, &done);
@@ -495,7 +498,7 @@ class Frame : public SubgraphRunner {
     KTensor conv = std::move(ctx.out[0]);
     const KernelDef* add = FindKernel("", "Add", plan_.opset);
     if (add == nullptr) return absl::InternalError("no Add kernel");
-    OpContext actx{*f.add, plan_.opset, {}, {}, threads_, this};
+    OpContext actx{*f.add, plan_.opset, {}, {}, threads_, this, &plan_.options};
     actx.in = f.add_pos == 0 ? std::vector<const KTensor*>{&conv, ctx.in[1]}
                              : std::vector<const KTensor*>{ctx.in[1], &conv};
     actx.out.resize(1);
@@ -516,7 +519,7 @@ class Frame : public SubgraphRunner {
     for (const Step& st : plan_.steps) {
       std::chrono::steady_clock::time_point t0;
       if (profile_ != nullptr) t0 = std::chrono::steady_clock::now();
-      OpContext ctx{*st.node, plan_.opset, {}, {}, threads_, this};
+      OpContext ctx{*st.node, plan_.opset, {}, {}, threads_, this, &plan_.options};
       ctx.in.reserve(st.in_slots.size());
       for (size_t i = 0; i < st.in_slots.size(); ++i) {
         int s = st.in_slots[i];
@@ -675,10 +678,10 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(const Graph& g,
   }
   std::unique_ptr<Executor> ex(new Executor(g, o));
   if (ex->options_.threads < 1) ex->options_.threads = 1;
-  auto plan = kernels::BuildPlan(g, o.opset, /*fuse=*/false);
+  auto plan = kernels::BuildPlan(g, o.opset, /*fuse=*/false, o.kernels);
   if (!plan.ok()) return plan.status();
   ex->plan_ = *std::move(plan);
-  auto fused = kernels::BuildPlan(g, o.opset, /*fuse=*/true);
+  auto fused = kernels::BuildPlan(g, o.opset, /*fuse=*/true, o.kernels);
   if (!fused.ok()) return fused.status();
   ex->fused_plan_ = *std::move(fused);
   return ex;

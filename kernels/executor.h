@@ -28,6 +28,7 @@
 #include "ir/node.h"
 #include "ir/tensor.h"
 #include "ir/value.h"
+#include "kernels/kernel_options.h"
 
 namespace onnxc {
 
@@ -57,6 +58,8 @@ struct ExecutorOptions {
   int opset = -1;
   // Accumulate wall time per step (see Executor::op_profile); off by default.
   bool profile = false;
+  // oneDNN on/off, activation layout, split threshold (kernel_options.h).
+  KernelOptions kernels;
 };
 
 namespace kernels {

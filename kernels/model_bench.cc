@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   if (!inputs.ok()) return std::fprintf(stderr, "%s\n", inputs.status().ToString().c_str()), 1;
   onnxc::ExecutorOptions o;
   o.threads = threads;
+  o.kernels = onnxc::KernelOptions::FromEnvironment();  // ONNXC_DNNL_* debugging overrides
   auto plain = onnxc::Executor::Create(**model, o);
   o.profile = true;
   auto prof = onnxc::Executor::Create(**model, o);

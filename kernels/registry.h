@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "ir/graph.h"
 #include "ir/node.h"
+#include "kernels/kernel_options.h"
 #include "kernels/ktensor.h"
 
 namespace onnxc {
@@ -26,6 +27,8 @@ class SubgraphRunner {
                                                            std::vector<KTensor> inputs) = 0;
 };
 
+inline const KernelOptions kDefaultKernelOptions{};
+
 struct OpContext {
   const Node& node;
   int opset;
@@ -33,6 +36,7 @@ struct OpContext {
   std::vector<KTensor> out;        // one per node output, filled by the kernel
   int threads = 1;
   SubgraphRunner* sub = nullptr;
+  const KernelOptions* options = &kDefaultKernelOptions;
 
   int num_inputs() const { return static_cast<int>(in.size()); }
   bool has(int i) const { return i < num_inputs() && in[i] != nullptr; }
@@ -132,7 +136,7 @@ absl::StatusOr<std::vector<int64_t>> ConvOutputDims(const OpContext& c, const KT
 // primitive produces. *cache keeps the primitives and reordered weights
 // per input shape and layout. *done = false: not handled (use
 // ConvWithEpilogue on plain inputs).
-bool DnnlConvAvailable();
+bool DnnlConvAvailable(const KernelOptions& options);
 absl::Status DnnlConv(OpContext& c, const KTensor& w, const KTensor* b, const Epilogue& epi,
                       const ConvResidual& res, bool blocked_out, std::shared_ptr<void>* cache,
                       bool* done);

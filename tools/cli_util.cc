@@ -86,19 +86,6 @@ void PreflightFlags(int argc, char** argv, const std::string& usage,
   }
 }
 
-absl::Status WriteFileAtomically(const std::string& path, const std::string& text) {
-  std::string tmp = absl::StrCat(path, ".tmp", ::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    f << text;
-    if (!f.good()) return absl::InternalError(absl::StrCat("cannot write ", tmp));
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot rename ", tmp, " to ", path, ": ", ec.message()));
-  return absl::OkStatus();
-}
-
 std::string RunfilesDir(const char* argv0) {
   if (const char* d = std::getenv("RUNFILES_DIR")) return d;
   if (const char* d = std::getenv("TEST_SRCDIR")) return d;

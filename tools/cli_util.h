@@ -1,5 +1,5 @@
 // Helpers shared by the command-line programs: exit codes, path resolution
-// under `bazel run`, atomic text output, flag validation and --help.
+// under `bazel run`, flag validation and --help.
 #ifndef ONNXC_TOOLS_CLI_UTIL_H_
 #define ONNXC_TOOLS_CLI_UTIL_H_
 
@@ -29,9 +29,6 @@ std::string ResolveUserPath(const std::string& path);
 // --help (every flag whose definition is in `flag_file_substr`).
 void PreflightFlags(int argc, char** argv, const std::string& usage,
                     const std::string& flag_file_substr);
-
-// Writes `text` to `path` via a temporary file and rename.
-absl::Status WriteFileAtomically(const std::string& path, const std::string& text);
 
 // Folder that holds the program's Bazel runfiles (for bundled data).
 std::string RunfilesDir(const char* argv0);

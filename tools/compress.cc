@@ -13,20 +13,25 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "analysis/graph_statistics.h"
+#include "analysis/calibration/calibration_settings.h"
 #include "analysis/output_check.h"
+#include "analysis/progress.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
+#include "ir/atomic_file.h"
 #include "ir/export.h"
 #include "ir/import.h"
 #include "ir/verifier.h"
 #include "nlohmann/json.hpp"
-#include "passes/instrumentation.h"
-#include "passes/pass_manager.h"
+#include "passes/pass/instrumentation.h"
+#include "passes/pass/pass_manager.h"
+#include "ir/atomic_file.h"
 #include "tools/cli_util.h"
 #include "tools/html_report.h"
+#include "passes/quantization/quantization_run_settings.h"
 #include "tools/compress_config.pb.h"
 
 ABSL_FLAG(std::string, input, "", "ONNX model to compress (never modified).");
@@ -60,6 +65,22 @@ ABSL_FLAG(std::string, eval_cmd, "",
           "line; {model} is replaced by the path of a candidate model.");
 ABSL_FLAG(std::string, reproducer_dir, "",
           "Where a failing run writes its reproducer (default: <output>.reproducer).");
+ABSL_FLAG(int32_t, threads, 2, "Threads for the kernels (calibration, sensitivity, the output check).");
+ABSL_FLAG(int64_t, calib_samples, -1, "Calibrate on at most this many samples (-1: all the data given).");
+ABSL_FLAG(int64_t, calib_batch, 32, "Rows per run when a calibration file holds more (a big .npy).");
+ABSL_FLAG(std::string, calib_shape, "", "Shape of raw float32 .bin calibration files, e.g. 1x3x224x224.");
+ABSL_FLAG(int64_t, calib_bins, 2048, "Histogram bins per tensor (entropy, percentile, mse, ifmr).");
+ABSL_FLAG(bool, calib_histograms, true,
+          "A second pass over the data for exact histograms; false: one pass, minmax and moving-average only.");
+ABSL_FLAG(std::string, calib_shard, "",
+          "Calibrate one shard, k/n: every n-th batch from k; 'auto' takes k and n from the MPI job "
+          "(mpirun) or Slurm job array this process runs in. With no --pipeline, runs 'optimize,calibrate' "
+          "and needs no --output; save the statistics with --calib-stats-out.");
+ABSL_FLAG(std::string, calib_stats_in, "",
+          "Comma-separated saved calibration statistics to load and merge instead of calibrating "
+          "(the shards of a sharded run).");
+ABSL_FLAG(std::string, calib_stats_out, "",
+          "Save the calibration statistics here ('{shard}' becomes the shard index; .pbtxt: text format).");
 
 namespace onnxc {
 namespace {
@@ -85,6 +106,44 @@ int64_t FileBytes(const std::string& model_path) {
   auto data = fs::file_size(model_path + ".data", ec);
   if (!ec) total += static_cast<int64_t>(data);
   return total;
+}
+
+// A flag the user did not give (so a config value may stand instead).
+bool IsDefault(const char* name) {
+  absl::CommandLineFlag* f = absl::FindCommandLineFlag(name);
+  return f == nullptr || f->CurrentValue() == f->DefaultValue();
+}
+
+std::vector<std::string> SplitPaths(const std::string& list) {
+  std::vector<std::string> out;
+  for (absl::string_view p : absl::StrSplit(list, ',', absl::SkipWhitespace())) out.push_back(ResolveUserPath(std::string(p)));
+  return out;
+}
+
+// --calib-* flags, else the config's calibration block, else the defaults.
+absl::StatusOr<CalibrationSettings> CalibrationSettingsFromFlags(const CompressConfig& config,
+                                                                 const std::string& data) {
+  const CalibrationConfig& c = config.calibration();
+  CalibrationSettings s;
+  s.data = data;
+  s.samples = IsDefault("calib_samples") && c.has_samples() ? c.samples() : absl::GetFlag(FLAGS_calib_samples);
+  s.batch = IsDefault("calib_batch") && c.has_batch() ? c.batch() : absl::GetFlag(FLAGS_calib_batch);
+  s.shape = absl::GetFlag(FLAGS_calib_shape).empty() ? c.shape() : absl::GetFlag(FLAGS_calib_shape);
+  s.bins = IsDefault("calib_bins") && c.has_bins() ? c.bins() : absl::GetFlag(FLAGS_calib_bins);
+  s.histograms =
+      IsDefault("calib_histograms") && c.has_histograms() ? c.histograms() : absl::GetFlag(FLAGS_calib_histograms);
+  auto shard = CalibrationShard::Parse(absl::GetFlag(FLAGS_calib_shard).empty() ? c.shard()
+                                                                                 : absl::GetFlag(FLAGS_calib_shard));
+  if (!shard.ok()) return shard.status();
+  s.shard = *shard;
+  if (!absl::GetFlag(FLAGS_calib_stats_in).empty()) s.stats_in = SplitPaths(absl::GetFlag(FLAGS_calib_stats_in));
+  else for (const std::string& p : c.stats_in()) s.stats_in.push_back(ResolveUserPath(p));
+  std::string out = absl::GetFlag(FLAGS_calib_stats_out).empty() ? c.stats_out() : absl::GetFlag(FLAGS_calib_stats_out);
+  if (!out.empty()) s.stats_out = ResolveUserPath(out);
+  if (s.samples == 0 || s.samples < -1) return absl::InvalidArgumentError("--calib-samples must be >= 1 (or -1: all)");
+  if (s.batch < 1) return absl::InvalidArgumentError("--calib-batch must be >= 1");
+  if (s.bins < 1) return absl::InvalidArgumentError("--calib-bins must be >= 1");
+  return s;
 }
 
 int Main(int argc, char** argv) {
@@ -132,7 +191,7 @@ int Main(int argc, char** argv) {
                 "  calibration data %s\n  output %s\n",
                 input.c_str(), example_calib.c_str(), output.c_str());
   }
-  if (input.empty() || output.empty())
+  if (input.empty() || (output.empty() && absl::GetFlag(FLAGS_calib_shard).empty()))
     return Fail(kExitUsage, "--input and --output are both required (or give no arguments to run the example); see --help");
   std::error_code ec;
   if (fs::exists(output, ec) && fs::equivalent(input, output, ec))
@@ -143,9 +202,15 @@ int Main(int argc, char** argv) {
   if (calib_data.empty()) calib_data = example_calib;
   if (!calib_data.empty() && calib_data != "random" && calib_data.find(':') == std::string::npos)
     calib_data = ResolveUserPath(calib_data);
+  auto calibration = CalibrationSettingsFromFlags(config, calib_data);
+  if (!calibration.ok()) return Fail(kExitUsage, std::string(calibration.status().message()));
+  const bool shard_run = calibration->shard.count > 1;
   std::string pipeline = absl::GetFlag(FLAGS_pipeline);
   if (pipeline.empty()) pipeline = config.pipeline();
-  if (pipeline.empty()) pipeline = calib_data.empty() ? "cleanup" : "optimize,quantize";
+  if (pipeline.empty()) {
+    if (shard_run) pipeline = "optimize,calibrate";
+    else pipeline = calib_data.empty() && calibration->stats_in.empty() ? "cleanup" : "optimize,quantize";
+  }
   auto pm = PassManager::Create(pipeline);
   if (!pm.ok()) return Fail(kExitUsage, std::string(pm.status().message()));
 
@@ -172,18 +237,30 @@ int Main(int argc, char** argv) {
   (*pm)->AddInstrumentation(std::make_unique<ReproducerInstrumentation>(input, (*pm)->PipelineString(), repro));
 
   RunSettings settings;
-  settings.progress = isatty(fileno(stderr));
-  settings.calib_data = calib_data;
-  if (config.has_quantization())
-    google::protobuf::TextFormat::PrintToString(config.quantization(), &settings.extra["quantization-config"]);
-  settings.extra["quant-record"] = output + ".quant_record.pbtxt";
-  if (!absl::GetFlag(FLAGS_eval_cmd).empty()) settings.extra["eval-cmd"] = absl::GetFlag(FLAGS_eval_cmd);
-  if (!absl::GetFlag(FLAGS_fake_quant_output).empty())
-    settings.extra["fake-quant"] = ResolveUserPath(absl::GetFlag(FLAGS_fake_quant_output));
+  settings.threads = IsDefault("threads") && config.has_threads() ? config.threads() : absl::GetFlag(FLAGS_threads);
+  if (settings.threads < 1) return Fail(kExitUsage, "--threads must be >= 1");
+  settings.kernels = KernelOptions::FromEnvironment();
+  settings.reporter = StderrReporter(isatty(fileno(stderr)));
+  settings.calibration = *calibration;
+  settings.eval_cmd = absl::GetFlag(FLAGS_eval_cmd).empty() ? config.eval_cmd() : absl::GetFlag(FLAGS_eval_cmd);
+  QuantizationRunSettings quantization;
+  quantization.config = config.quantization();
+  if (!output.empty()) quantization.record_path = output + ".quant_record.pbtxt";
+  std::string fake_quant = absl::GetFlag(FLAGS_fake_quant_output).empty() ? config.fake_quant_output()
+                                                                          : absl::GetFlag(FLAGS_fake_quant_output);
+  if (!fake_quant.empty()) quantization.fake_quant_path = ResolveUserPath(fake_quant);
+  settings.families.Set(quantization);
   PassContext ctx;
   ctx.settings = &settings;
   absl::Status run = (*pm)->Run(**model, ctx);
   if (!run.ok()) return Fail(ExitCodeFor(run), std::string(run.message()));
+  if (output.empty()) {  // a calibration shard: the statistics are the result
+    std::printf("%s", (*pm)->Summary().c_str());
+    if (calibration->stats_out.empty())
+      std::printf("warning: calibration shard %s computed but not saved (give --calib-stats-out)\n",
+                  calibration->shard.ToString().c_str());
+    return kExitOk;
+  }
 
   absl::Status verified = VerifyModel(**model);
   if (!verified.ok()) return Fail(kExitInternal, absl::StrCat("the result fails verification: ", verified.message()));
@@ -204,7 +281,8 @@ int Main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_check_samples) > 0) {
     auto original = LoadModel(input);
     absl::StatusOr<OutputCheck> check = original.ok()
-        ? CompareModelOutputs(**original, **model, calib_data, absl::GetFlag(FLAGS_check_samples), settings.threads)
+        ? CompareModelOutputs(**original, **model, calib_data, absl::GetFlag(FLAGS_check_samples),
+                              ExecutorOptions{settings.threads, -1, false, settings.kernels})
         : absl::StatusOr<OutputCheck>(original.status());
     if (check.ok()) {
       accuracy = check->ToJson();

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the model loader (ir/fuzz_load.cc): ParseModel, then VerifyModel,
+# Fuzzes the model loader (tools/fuzz_load.cc): ParseModel, then VerifyModel,
 # ExportModel and the "cleanup" pipeline on whatever loads.
 #
 # Bazel's toolchain is gcc, so the fuzzer is built here with clang's
@@ -37,8 +37,8 @@ mkdir -p "$OUT"/obj "$OUT"/seeds "$OUT"/corpus "$OUT"/artifacts "$OUT"/modeldir 
 OUT="$(cd "$OUT" && pwd)"
 cd "$ROOT"
 
-# ---- Build. Objects are reused when neither the source nor any header in
-# ir/ or passes/ changed since.
+# ---- Build. Objects are reused when neither the source nor any header of
+# the project changed since.
 CXXFLAGS=(-std=c++17 -O1 -g -fno-omit-frame-pointer
           -fsanitize=fuzzer,address,undefined
           -DONNX_NAMESPACE=onnx -DONNX_ML=1 -DNOMINMAX -I. -isystem /usr/include/eigen3 -Wno-sign-compare)
@@ -62,14 +62,15 @@ LDLIBS=(-lonnx -lonnx_proto -lprotobuf -lopenblas -lpthread)
 for l in "${ABSL_LIBS[@]}"; do LDLIBS+=("-labsl_$l"); done
 LDLIBS+=(-latomic -lrt)
 
-# Sources: what //passes:passes (which includes //ir) links, asked from Bazel
-# so files other engineers are still writing and packages the passes came to
-# depend on are handled; without Bazel, ir/*.cc and passes/*.cc.
-mapfile -t LISTED < <(timeout 600 bazel query 'kind("source file", deps(//passes:passes))' \
+# Sources: what the cleanup pipeline links (the transforms and shape
+# inference, with ir/, kernels/ and analysis/ under them), asked from Bazel so
+# packages the passes came to depend on are handled.
+QUERY='kind("source file", deps(//passes/transforms) + deps(//passes/shape_inference))'
+mapfile -t LISTED < <(timeout 600 bazel query "$QUERY" \
                         --output=label 2>/dev/null | grep '^//' | sed -E 's|^//([^:]*):|\1/|')
 if ((${#LISTED[@]} == 0)); then
-  echo "fuzz: bazel query failed; compiling ir/*.cc and passes/*.cc" >&2
-  LISTED=(ir/*.cc passes/*.cc ir/*.proto passes/*.proto)
+  echo "fuzz: bazel query failed" >&2
+  exit 2
 fi
 # Protos (genrules in Bazel) are compiled with protoc into $OUT/gen.
 mkdir -p "$OUT/gen"
@@ -78,7 +79,7 @@ SOURCES=()
 for f in "${LISTED[@]}"; do
   [[ -f "$f" ]] || continue
   case "$f" in
-    *_test.cc|*_benchmark.cc|ir/fuzz_load.cc) ;;
+    *_test.cc|*_benchmark.cc|*_bench.cc|tools/fuzz_load.cc) ;;
     *.cc) SOURCES+=("$f") ;;
     *.proto)
       pbcc="$OUT/gen/${f%.proto}.pb.cc"
@@ -88,9 +89,9 @@ for f in "${LISTED[@]}"; do
       SOURCES+=("$pbcc") ;;
   esac
 done
-SOURCES+=(ir/fuzz_load.cc)
+SOURCES+=(tools/fuzz_load.cc)
 
-newest_header="$(ls -t ir/*.h passes/*.h | head -1)"
+newest_header="$(find ir kernels analysis passes -name '*.h' -printf '%T@ %p\n' | sort -n | tail -1 | cut -d' ' -f2)"
 TO_BUILD=()
 OBJS=()
 for f in "${SOURCES[@]}"; do

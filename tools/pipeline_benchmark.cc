@@ -36,7 +36,7 @@
 #include "ir/export.h"
 #include "ir/import.h"
 #include "onnx/onnx_pb.h"
-#include "passes/pass_manager.h"
+#include "passes/pass/pass_manager.h"
 
 namespace onnxc {
 namespace {

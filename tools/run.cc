@@ -23,6 +23,7 @@
 #include "ir/import.h"
 #include "kernels/executor.h"
 #include "kernels/testutil.h"
+#include "ir/atomic_file.h"
 #include "tools/cli_util.h"
 
 ABSL_FLAG(std::string, model, "", "ONNX model to run (required)");
@@ -65,6 +66,7 @@ int Main(int argc, char** argv) {
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   ExecutorOptions opts;
   opts.threads = threads;
+  opts.kernels = KernelOptions::FromEnvironment();  // ONNXC_DNNL_* debugging overrides
   auto ex = Executor::Create(**model, opts);
   if (!ex.ok()) {
     return Fail(ExitCodeFor(ex.status()), absl::StrCat(model_path, ": ", ex.status().message()));

@@ -1,0 +1,34 @@
+// Settings of the kernels, carried by ExecutorOptions into every kernel
+// call. Defaults are what the benchmarks chose (kernels/BENCHMARK.md);
+// `FromEnvironment` applies the ONNXC_DNNL_* debugging overrides, and only
+// command-line tools call it: a library user sets the fields.
+#ifndef ONNXC_KERNELS_KERNEL_OPTIONS_H_
+#define ONNXC_KERNELS_KERNEL_OPTIONS_H_
+
+namespace onnxc {
+
+struct KernelOptions {
+  // Convolutions and pooling through oneDNN (in the default build; the
+  // built-in kernels otherwise).
+  bool dnnl = true;
+  // Activation layout between oneDNN convolutions.
+  enum class Layout { kAny, kPlain, kNhwc, kBlocked8, kBlocked16 };
+  Layout dnnl_layout = Layout::kBlocked16;
+  // Depthwise convolutions through oneDNN too.
+  bool dnnl_depthwise = true;
+  // Convs of at least this many flops are split over the executor's threads.
+  double dnnl_split_flops = 2e6;
+  // On the first run of a shape, time oneDNN against the built-in conv and
+  // keep the faster one; with tune_log, print what was chosen.
+  bool dnnl_tune = false;
+  bool dnnl_tune_log = false;
+
+  // ONNXC_DNNL_CONV=0, ONNXC_DNNL_LAYOUT=any|nchw|nhwc|nChw8c|nChw16c,
+  // ONNXC_DNNL_DW=0, ONNXC_DNNL_SPLIT_FLOPS=F, ONNXC_DNNL_TUNE=1,
+  // ONNXC_DNNL_TUNE_LOG=1 (see README "Kernels").
+  static KernelOptions FromEnvironment();
+};
+
+}  // namespace onnxc
+
+#endif  // ONNXC_KERNELS_KERNEL_OPTIONS_H_

