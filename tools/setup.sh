@@ -10,6 +10,8 @@ PACKAGES=(
   # libraries: ONNX 1.12, protobuf, Abseil, tests and benchmarks, BLAS, JSON
   libonnx-dev protobuf-compiler libprotobuf-dev libabsl-dev libgtest-dev
   libbenchmark-dev libopenblas-dev libeigen3-dev nlohmann-json3-dev zlib1g-dev libdnnl-dev
+  # sharded calibration under MPI (mpirun, tested on localhost)
+  openmpi-bin
   # test data: ONNX conformance suite, exporters, a real data set
   libonnx-testdata python3-torch python3-torchvision python3-onnx python3-numpy
   dataset-fashion-mnist
