@@ -23,6 +23,12 @@ struct KernelOptions {
   bool dnnl_tune = false;
   bool dnnl_tune_log = false;
 
+  // How the integer kernels add u8 x s8 products (int8_gemm.h): exactly, or
+  // in saturating int16 pairs as x86 CPUs without VNNI do in ONNX Runtime
+  // (the output check of targets x86-avx2 and portable).
+  enum class Int8Dot { kExact, kX86Int16Pairs };
+  Int8Dot int8_dot = Int8Dot::kExact;
+
   // ONNXC_DNNL_CONV=0, ONNXC_DNNL_LAYOUT=any|nchw|nhwc|nChw8c|nChw16c,
   // ONNXC_DNNL_DW=0, ONNXC_DNNL_SPLIT_FLOPS=F, ONNXC_DNNL_TUNE=1,
   // ONNXC_DNNL_TUNE_LOG=1 (see README "Kernels").

@@ -33,6 +33,8 @@ ABSL_FLAG(int, threads, 0, "threads to use (0: all cores)");
 ABSL_FLAG(int, bench, 0, "time N runs and print median_ms=... min_ms=...");
 ABSL_FLAG(int, warmup, 2, "untimed runs before --bench");
 ABSL_FLAG(bool, profile, false, "print time per op type (one extra run)");
+ABSL_FLAG(std::string, int8_dot, "exact",
+          "how integer kernels add u8 x s8 products: exact, or x86-int16-pairs (ONNX Runtime on x86 without VNNI)");
 
 namespace onnxc {
 namespace {
@@ -67,6 +69,8 @@ int Main(int argc, char** argv) {
   ExecutorOptions opts;
   opts.threads = threads;
   opts.kernels = KernelOptions::FromEnvironment();  // ONNXC_DNNL_* debugging overrides
+  if (absl::GetFlag(FLAGS_int8_dot) == "x86-int16-pairs") opts.kernels.int8_dot = KernelOptions::Int8Dot::kX86Int16Pairs;
+  else if (absl::GetFlag(FLAGS_int8_dot) != "exact") return Fail(kExitUsage, "--int8-dot must be exact or x86-int16-pairs");
   auto ex = Executor::Create(**model, opts);
   if (!ex.ok()) {
     return Fail(ExitCodeFor(ex.status()), absl::StrCat(model_path, ": ", ex.status().message()));

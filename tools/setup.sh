@@ -12,6 +12,9 @@ PACKAGES=(
   libbenchmark-dev libopenblas-dev libeigen3-dev nlohmann-json3-dev zlib1g-dev libdnnl-dev
   # sharded calibration under MPI (mpirun, tested on localhost)
   openmpi-bin
+  # ONNX Runtime as on an x86 CPU without VNNI, on any machine (qemu-x86_64
+  # -cpu Haswell-noTSX): tests the int16-pair emulation against the real thing
+  qemu-user
   # test data: ONNX conformance suite, exporters, a real data set
   libonnx-testdata python3-torch python3-torchvision python3-onnx python3-numpy
   dataset-fashion-mnist

@@ -90,7 +90,7 @@ void Store(Tensor* t, int64_t i, int32_t v) {
 
 }  // namespace
 
-QuantizedWeight QuantizeWeight(const Tensor& w, QuantType type, bool symmetric, int axis) {
+QuantizedWeight QuantizeWeight(const Tensor& w, QuantType type, bool symmetric, int axis, bool reduced) {
   QuantizedWeight q;
   q.axis = axis;
   q.data = Tensor(OnnxTypeOf(type), w.dims());
@@ -106,9 +106,12 @@ QuantizedWeight QuantizeWeight(const Tensor& w, QuantType type, bool symmetric, 
         lo[c] = std::min(lo[c], x);
         hi[c] = std::max(hi[c], x);
       }
+  if (reduced) l = QuantLimits{-64, 64};
   std::vector<QParams> params(channels);
   for (int64_t c = 0; c < channels; ++c) {
-    params[c] = ComputeQParams(lo[c], hi[c], type, symmetric);
+    params[c] = reduced ? QParams{std::max(std::fabs(lo[c]), std::fabs(hi[c])) / 64.0f, 0}
+                        : ComputeQParams(lo[c], hi[c], type, symmetric);
+    if (!(params[c].scale >= FLT_MIN)) params[c] = QParams{1.0f, 0};
     q.scales.push_back(params[c].scale);
     q.zero_points.push_back(params[c].zero_point);
   }

@@ -38,7 +38,8 @@ struct QuantizedWeight {
   std::vector<int32_t> zero_points;
   int axis = -1;
 };
-QuantizedWeight QuantizeWeight(const Tensor& w, QuantType type, bool symmetric, int axis);
+// `reduced`: ONNX Runtime's reduce_range, symmetric int8 in [-64, 64].
+QuantizedWeight QuantizeWeight(const Tensor& w, QuantType type, bool symmetric, int axis, bool reduced = false);
 
 // Bias as int32 with scale = input_scale * weight_scale[c], zero point 0.
 QuantizedWeight QuantizeBias(const Tensor& bias, float input_scale, const std::vector<float>& weight_scales);

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "passes/quantization/deployment_target.h"
 #include "passes/quantization/quantization_run_settings.h"
 
 namespace onnxc {
@@ -40,7 +41,8 @@ std::vector<OptionSpec> QuantizationSettingOptions() {
           {"symmetric-activations", T::kBool, "false", "symmetric activation ranges (zero point 0 / 128)"},
           {"per-channel", T::kBool, "true", "one weight scale per output channel"},
           {"percentile", T::kFloat, "99.999", "percentile kept by method=percentile"},
-          {"samples", T::kInt, "0", "calibration samples to use (0: all)"}};
+          {"samples", T::kInt, "0", "calibration samples to use (0: all)"},
+          {"target", T::kString, "", "deployment target whose choices fill unset settings (default: portable)"}};
 }
 
 absl::StatusOr<QuantizationSettings> ResolveQuantizationSettings(const PassOptions& o, const RunSettings& run,
@@ -85,6 +87,11 @@ absl::StatusOr<QuantizationSettings> ResolveQuantizationSettings(const PassOptio
   if (o.Has("samples")) config.set_calibration_samples(static_cast<int32_t>(o.GetInt("samples")));
   if (read_skip)
     for (const std::string& s : o.GetList("skip")) config.add_skip_node(s);
+  if (o.Has("target")) config.set_target(o.GetString("target"));
+  auto target = FindDeploymentTarget(config.target());
+  if (!target.ok()) return absl::InvalidArgumentError(absl::StrCat(pass, ": ", target.status().message()));
+  (*target)->Apply(&config);
+  config.set_target((*target)->name);
   return QuantizationSettings::FromConfig(std::move(config), absl::StrCat(pass, " options"));
 }
 

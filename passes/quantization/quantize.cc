@@ -10,10 +10,13 @@
 #include "ir/atomic_file.h"
 #include "ir/export.h"
 #include "passes/pass/registry.h"
+#include "passes/quantization/amct_record.h"
+#include "passes/quantization/deployment_target.h"
 #include "passes/quantization/fake_quant.h"
 #include "passes/quantization/quantization_options.h"
 #include "passes/quantization/quantization_run_settings.h"
 #include "passes/quantization/quantizer.h"
+#include "passes/quantization/search_n.h"
 #include "passes/quantization/weight_quantizers.h"
 
 namespace onnxc {
@@ -51,14 +54,52 @@ class Quantize : public Pass {
     if (!stats.ok()) return stats.status();
 
     qo.stats = *stats;
+    auto target = FindDeploymentTarget(config.target());
+    if (!target.ok()) return target.status();
+    // SearchN needs the float layer outputs: a copy of the model before the
+    // rewrite (copy-on-write: weights are not copied).
+    std::unique_ptr<Model> float_model = (*target)->amct_record ? model.Clone() : nullptr;
     auto report = QuantizeModel(model, *settings, qo);
     if (!report.ok()) return report.status();
+    if (float_model) {
+      absl::Status s = AddShiftBits(*float_model, ctx, CalibrationSettingsFor(config, *ctx.settings), &report->record);
+      if (!s.ok()) return s;
+      report->notes.push_back("SearchN: shift_bit per output channel in the record");
+    }
     return Finish(model, ctx, config, *report,
                   absl::StrCat((*stats)->source, ", activation method ",
                                CalibrationMethod_Name(config.activation().method())));
   }
 
  private:
+  // SearchN's shift_bit for every quantized Conv/ConvTranspose/Gemm/MatMul.
+  absl::Status AddShiftBits(const Model& float_model, const PassContext& ctx, const CalibrationSettings& calibration,
+                            QuantizationRecord* record) {
+    std::map<std::string, const Node*> node_of;
+    for (const auto& [n, id] : StableNodeIds(float_model.graph())) node_of[id] = n;
+    std::vector<SearchNLayer> layers;
+    std::vector<QuantizationRecord::Layer*> targets;
+    for (QuantizationRecord::Layer& l : *record->mutable_layer()) {
+      const std::string& op = l.op_type();
+      if ((op != "Conv" && op != "ConvTranspose" && op != "Gemm" && op != "MatMul") || !l.has_weight() ||
+          l.input_size() == 0 || !node_of.count(l.node()) || node_of[l.node()]->output(0) == nullptr)
+        continue;
+      SearchNLayer s;
+      s.output = node_of[l.node()]->output(0)->name();
+      s.channel_axis = op == "Conv" || op == "ConvTranspose" ? 1 : -1;
+      s.scale_d = l.input(0).scale(0);
+      s.scale_w.assign(l.weight().scale().begin(), l.weight().scale().end());
+      layers.push_back(std::move(s));
+      targets.push_back(&l);
+    }
+    auto bits = SearchShiftBits(float_model, layers, calibration, ctx.ForAnalyses().executor,
+                                ctx.settings->reporter);
+    if (!bits.ok()) return bits.status();
+    for (size_t i = 0; i < layers.size(); ++i)
+      for (int b : (*bits)[layers[i].output]) targets[i]->add_shift_bit(b);
+    return absl::OkStatus();
+  }
+
   // Report, record file and fake-quant model, for every scheme.
   absl::StatusOr<PassResult> Finish(Model& model, PassContext& ctx, const QuantizationConfig& config,
                                     QuantizeReport& qr, const std::string& calibration) {
@@ -66,6 +107,7 @@ class Quantize : public Pass {
     report->record.set_model(model.path());
     report->record.set_scheme(QuantizationConfig::Scheme_Name(config.scheme()));
     report->record.set_calibration(calibration);
+    report->record.set_target(config.target());
 
     PassResult r;
     r.changes = report->quantized_nodes + report->folded_activations;
@@ -75,7 +117,8 @@ class Quantize : public Pass {
                  {"qdq_pairs", report->qdq_pairs},
                  {"folded_activations", report->folded_activations},
                  {"kept_float", std::vector<std::string>(report->record.skipped().begin(), report->record.skipped().end())},
-                 {"calibration", report->record.calibration()}};
+                 {"calibration", report->record.calibration()},
+                 {"target", config.target()}};
     const QuantizationRunSettings family = ctx.settings->families.GetOrDefault<QuantizationRunSettings>();
     std::string record_path = options().GetString("record");
     if (record_path.empty()) record_path = family.record_path;
@@ -84,6 +127,13 @@ class Quantize : public Pass {
       google::protobuf::TextFormat::PrintToString(report->record, &text);
       absl::Status written = WriteFileAtomically(record_path, text);
       if (!written.ok()) return written;
+      auto target = FindDeploymentTarget(config.target());
+      if (target.ok() && (*target)->amct_record) {
+        std::string amct = AmctRecordPath(record_path);
+        written = WriteFileAtomically(amct, AmctRecordText(report->record));
+        if (!written.ok()) return written;
+        r.details["amct_record"] = amct;
+      }
       r.details["record"] = record_path;
     }
     std::string fake = options().GetString("fake-quant");

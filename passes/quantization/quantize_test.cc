@@ -20,150 +20,21 @@
 #include "passes/quantization/quantization_config.pb.h"
 #include "passes/quantization/quantization_run_settings.h"
 #include "passes/quantization/quantization_settings.h"
+#include "absl/strings/str_cat.h"
+#include "analysis/calibration/calibration_data.h"
+#include "kernels/cpu_features.h"
+#include "kernels/executor.h"
+#include "passes/quantization/amct_record.h"
+#include "passes/quantization/deployment_target.h"
+#include "passes/quantization/quantize_testutil.h"
+#include "passes/quantization/quantizer.h"
+#include "passes/quantization/target_emulation.h"
 #include "testdata/ort_runner.h"
 
 namespace onnxc {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Skips when ONNX Runtime is not configured; fails when it is but the data is missing.
-#define REQUIRE_ORT_AND_DATA()                                                                   \
-  do {                                                                                           \
-    if (OrtDir().empty()) GTEST_SKIP() << "ONNXC_ORT_DIR not set: run through tools/test.sh";    \
-    ASSERT_FALSE(GeneratedTestdataDir().empty()) << "ONNXC_TESTDATA not set";                   \
-  } while (0)
-
-std::string Gen(const std::string& rel) { return GeneratedTestdataDir() + "/" + rel; }
-std::string Tmp(const std::string& name) { return ::testing::TempDir() + "/" + name; }
-
-struct QuantizeRun {
-  std::string output;
-  std::string record;
-  std::string fake_quant;
-};
-
-// optimize + quantize{options} on `input` with `calib`, saved to a temp file.
-absl::StatusOr<QuantizeRun> Quantize(const std::string& input, const std::string& calib, const std::string& options,
-                                     const std::string& tag, bool fake_quant = false) {
-  auto model = LoadModel(input);
-  if (!model.ok()) return model.status();
-  auto pm = PassManager::Create("optimize,quantize" + options);
-  if (!pm.ok()) return pm.status();
-  QuantizeRun r{Tmp(tag + ".onnx"), Tmp(tag + ".quant_record.pbtxt"), fake_quant ? Tmp(tag + ".fake.onnx") : ""};
-  RunSettings settings;
-  settings.calibration.data = calib;
-  QuantizationRunSettings family;
-  family.record_path = r.record;
-  if (fake_quant) family.fake_quant_path = r.fake_quant;
-  settings.families.Set(family);
-  PassContext ctx;
-  ctx.settings = &settings;
-  absl::Status s = (*pm)->Run(**model, ctx);
-  if (!s.ok()) return s;
-  s = VerifyModel(**model);
-  if (!s.ok()) return s;
-  bool ran = false;
-  s = CheckWithOnnx(**model, &ran);
-  if (!s.ok()) return s;
-  if (!ran) return absl::InternalError("the ONNX checker did not run");
-  s = SaveModel(**model, r.output);
-  if (!s.ok()) return s;
-  return r;
-}
-
-// Minimal .npy reader: little-endian float32 or int64, C order.
-absl::StatusOr<Tensor> ReadNpy(const std::string& path, int64_t max_rows) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return absl::NotFoundError("cannot read " + path);
-  char magic[8];
-  f.read(magic, 8);
-  if (std::string(magic + 1, 5) != "NUMPY") return absl::InvalidArgumentError(path + " is not .npy");
-  uint32_t hlen = 0;
-  if (magic[6] == 1) {
-    uint16_t h;
-    f.read(reinterpret_cast<char*>(&h), 2);
-    hlen = h;
-  } else {
-    f.read(reinterpret_cast<char*>(&hlen), 4);
-  }
-  std::string header(hlen, ' ');
-  f.read(header.data(), hlen);
-  bool f32 = header.find("'<f4'") != std::string::npos, i64 = header.find("'<i8'") != std::string::npos;
-  if (!f32 && !i64) return absl::InvalidArgumentError(path + ": unsupported dtype " + header);
-  size_t a = header.find("'shape': (") + 10, b = header.find(')', a);
-  std::vector<int64_t> dims;
-  std::stringstream ss(header.substr(a, b - a));
-  for (std::string d; std::getline(ss, d, ',');)
-    if (d.find_first_not_of(' ') != std::string::npos) dims.push_back(std::stoll(d));
-  if (dims.empty()) return absl::InvalidArgumentError(path + ": no shape");
-  dims[0] = std::min(dims[0], max_rows);
-  Tensor t(f32 ? onnx::TensorProto::FLOAT : onnx::TensorProto::INT64, dims);
-  f.read(reinterpret_cast<char*>(t.mutable_data<char>()), static_cast<std::streamsize>(t.byte_size()));
-  if (!f) return absl::DataLossError(path + " is truncated");
-  return t;
-}
-
-double Top1(const Tensor& logits, const Tensor& labels) {
-  int64_t n = logits.dims()[0], k = logits.dims()[1], correct = 0;
-  const float* y = logits.data<float>();
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t best = 0;
-    for (int64_t j = 1; j < k; ++j)
-      if (y[i * k + j] > y[i * k + best]) best = j;
-    correct += best == labels.data<int64_t>()[i];
-  }
-  return static_cast<double>(correct) / n;
-}
-
-absl::StatusOr<QuantizationRecord> ReadRecord(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) return absl::NotFoundError("no record " + path);
-  std::stringstream s;
-  s << f.rdbuf();
-  QuantizationRecord r;
-  if (!google::protobuf::TextFormat::ParseFromString(s.str(), &r)) return absl::InvalidArgumentError("bad record");
-  return r;
-}
-
-// Op counts of ONNX Runtime's optimised graph (testdata/ort/fused_ops.js),
-// which is also saved to `save` if given.
-absl::StatusOr<std::map<std::string, int>> OrtFusedOps(const std::string& model, const std::string& save = "") {
-  std::string out = model + ".fused.txt";
-  std::string cmd = "node '" + OrtDir() + "/fused_ops.js' '" + model + "' --opt all" +
-                    (save.empty() ? "" : " --save '" + save + "'") + " > '" + out + "' 2>&1";
-  int rc = std::system(cmd.c_str());
-  std::ifstream f(out);
-  std::string line, all;
-  for (std::string l; std::getline(f, l);) {
-    all += l + "\n";
-    if (!l.empty() && l[0] == '{') line = l;
-  }
-  if (rc != 0 || line.empty()) return absl::InternalError("fused_ops.js failed on " + model + ": " + all);
-  std::map<std::string, int> counts;
-  // {"QLinearConv":3,"Flatten":1}
-  for (size_t p = line.find('"'); p != std::string::npos; p = line.find('"', p)) {
-    size_t e = line.find('"', p + 1);
-    std::string op = line.substr(p + 1, e - p - 1);
-    size_t c = line.find(':', e);
-    counts[op] = std::stoi(line.substr(c + 1));
-    p = line.find_first_of(",}", c);
-    if (p == std::string::npos) break;
-  }
-  return counts;
-}
-
-// Float model `name` (testdata/generated/NAME/model.onnx) against `quantized`
-// in ONNX Runtime, on the inputs of NAME/SET.
-absl::StatusOr<TensorDiff> OrtDiff(const std::string& name, const std::string& quantized, const std::string& set) {
-  auto in = ReadTensorPbSeries(Gen(name + "/" + set), "input");
-  if (!in.ok()) return in.status();
-  auto ref = RunWithOrt(Gen(name + "/model.onnx"), *in);
-  if (!ref.ok()) return ref.status();
-  auto out = RunWithOrt(quantized, *in);
-  if (!out.ok()) return out.status();
-  return CompareTensors((*ref)[0].tensor, (*out)[0].tensor);
-}
 
 constexpr int64_t kTestImages = 2000;  // the full 10k run is testdata/quant_report.sh
 
@@ -446,6 +317,150 @@ TEST(Quantize, FashionMnistFileAtLeast3_5xSmaller) {
               static_cast<long long>(fs::file_size(Gen("fmnist/model.onnx"))),
               static_cast<long long>(fs::file_size(q->output)), ratio);
   EXPECT_GE(ratio, 3.5);
+}
+
+
+// compress's "what it cost" computes the quantized model the way its target
+// does (fused integer kernels, ORT's requantisation, int16 pair saturation
+// on x86 without VNNI). Its SQNR must be within 1 dB of ONNX Runtime's at the
+// default optimisation level: on this machine for the targets that match it,
+// and, on any machine, against ORT run as on an AVX2 CPU without VNNI (under
+// qemu) for full-range weights (x86-vnni, which saturate there) and for the
+// pair-safe default (portable, which does not).
+TEST(Quantize, CheckComputesWhatOnnxRuntimeComputes) {
+  REQUIRE_ORT_AND_DATA();
+  ASSERT_TRUE(CanEmulateAvx2()) << "qemu-x86_64 missing (tools/setup.sh installs qemu-user)";
+  const CpuFeatures cpu = DetectCpuFeatures();
+  const std::string native_target = cpu.SaturatesU8S8() ? "x86-avx2" : "x86-vnni";
+  std::printf("this machine: %s (%s)\n", cpu.model.c_str(), cpu.Describe().c_str());
+  struct Case { const char* name; const char* calib; };
+  for (Case c : std::vector<Case>{{"fmnist", "fmnist/calib"},
+                                  {"fmnist_resnet", "fmnist_resnet/calib"},
+                                  {"resnet18", "resnet18/test_data_set_1"},
+                                  {"mobilenet_v2", "mobilenet_v2/test_data_set_1"},
+                                  {"shufflenet_v2", "shufflenet_v2/test_data_set_1"},
+                                  {"efficientnet_b0", "efficientnet_b0/test_data_set_1"},
+                                  {"transformer", "transformer/test_data_set_1"},
+                                  {"audio_kws", "audio_kws/calib"}}) {
+    auto inputs = ReadTensorPbSeries(Gen(std::string(c.name) + "/test_data_set_0"), "input");
+    ASSERT_TRUE(inputs.ok()) << inputs.status();
+    auto ref = RunWithOrt(Gen(std::string(c.name) + "/model.onnx"), *inputs);
+    ASSERT_TRUE(ref.ok()) << ref.status();
+    for (const std::string& t : {std::string("portable"), std::string("x86-vnni"), native_target}) {
+      SCOPED_TRACE(std::string(c.name) + " " + t);
+      auto q = Quantize(Gen(std::string(c.name) + "/model.onnx"), Gen(c.calib), "{target=" + t + "}",
+                        absl::StrCat("chk_", c.name, "_", t));
+      ASSERT_TRUE(q.ok()) << q.status();
+      auto model = LoadModel(q->output);
+      ASSERT_TRUE(model.ok()) << model.status();
+      // Ours: the target's emulation, and the same with x86 int16 pairs.
+      auto emulate = [&](const std::string& as) -> double {
+        auto target = FindDeploymentTarget(as);
+        EXPECT_TRUE(target.ok());
+        ExecutorOptions eo;
+        eo.threads = 2;
+        auto e = EmulateTarget(**model, **target, eo);
+        EXPECT_TRUE(e.ok()) << e.status();
+        auto ex = Executor::Create(*e->model, e->executor);
+        EXPECT_TRUE(ex.ok()) << ex.status();
+        std::vector<std::pair<std::string, Tensor>> feed;
+        for (const auto& in : *inputs) feed.emplace_back(in.name, in.tensor);
+        auto out = (*ex)->Run(feed);
+        EXPECT_TRUE(out.ok()) << out.status();
+        return CompareTensors((*ref)[0].tensor, (*out)[0]).sqnr_db;
+      };
+      auto ort_sqnr = [&](bool avx2) {
+        OrtOptions o;
+        o.emulate_avx2 = avx2;
+        auto out = RunWithOrt(q->output, *inputs, o);
+        EXPECT_TRUE(out.ok()) << out.status();
+        return out.ok() ? CompareTensors((*ref)[0].tensor, (*out)[0].tensor).sqnr_db : 0.0;
+      };
+      double ours_host = emulate(t == "portable" ? "portable" : native_target);
+      double ours_avx2 = emulate("x86-avx2");
+      double ort_host = ort_sqnr(false), ort_avx2 = ort_sqnr(true);
+      std::printf("%-16s target %-9s: check %.2f dB vs ORT here %.2f dB; as on AVX2: check %.2f dB vs ORT %.2f dB\n",
+                  c.name, t.c_str(), ours_host, ort_host, ours_avx2, ort_avx2);
+      if (t == native_target || t == "portable") EXPECT_NEAR(ours_host, ort_host, 1.0);
+      EXPECT_NEAR(ours_avx2, ort_avx2, 1.0);
+    }
+  }
+}
+
+
+// SearchN (target ascend): every quantized Conv/Gemm of the Fashion-MNIST CNN
+// has one shift_bit per weight scale, equal to a direct computation from
+// all of the layer's float outputs held in memory (the analysis streams).
+TEST(Quantize, AscendRecordHasSearchNShiftBits) {
+  REQUIRE_ORT_AND_DATA();
+  auto q = Quantize(Gen("fmnist/model.onnx"), Gen("fmnist/calib"), "{target=ascend}", "fm_ascend");
+  ASSERT_TRUE(q.ok()) << q.status();
+  auto record = ReadRecord(q->record);
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->target(), "ascend");
+  // The float model quantize saw (after optimize), and every output of each layer.
+  auto model = LoadModel(Gen("fmnist/model.onnx"));
+  ASSERT_TRUE(model.ok());
+  auto pm = PassManager::Create("optimize");
+  ASSERT_TRUE(pm.ok());
+  ASSERT_TRUE((*pm)->Run(**model, {}).ok());
+  std::map<std::string, std::vector<float>> outputs;  // value name -> all batches, concatenated
+  std::map<std::string, std::vector<int64_t>> dims;
+  auto data = CalibrationData::Open(**model, Gen("fmnist/calib"));
+  ASSERT_TRUE(data.ok());
+  auto ex = Executor::Create(**model, ExecutorOptions{});
+  ASSERT_TRUE(ex.ok());
+  Observer keep = [&](const Value& v, const TensorView& t) {
+    if (t.type != onnx::TensorProto::FLOAT) return;
+    auto span = t.span<float>();
+    outputs[v.name()].insert(outputs[v.name()].end(), span.begin(), span.end());
+    dims[v.name()].assign(t.dims.begin(), t.dims.end());
+  };
+  for (;;) {
+    auto s = (*data)->Next();
+    ASSERT_TRUE(s.ok());
+    if (!s->has_value()) break;
+    ASSERT_TRUE((*ex)->Run((**s).inputs, &keep).ok());
+  }
+  std::map<std::string, const Node*> node_of;
+  for (const auto& [n, id] : StableNodeIds((*model)->graph())) node_of[id] = n;
+  int layers = 0;
+  for (const auto& l : record->layer()) {
+    if (l.op_type() != "Conv" && l.op_type() != "Gemm") continue;
+    ++layers;
+    SCOPED_TRACE(l.node());
+    ASSERT_EQ(l.shift_bit_size(), l.weight().scale_size());
+    const std::string out = node_of.at(l.node())->output(0)->name();
+    const std::vector<float>& y = outputs.at(out);
+    const std::vector<int64_t>& d = dims.at(out);
+    const int64_t channels = l.op_type() == "Conv" ? d[1] : d.back();
+    const int64_t inner = l.op_type() == "Conv" ? d[2] * d[3] : 1;
+    const bool per_tensor = l.weight().scale_size() == 1;  // one N for all channels (AMCT's Gemm)
+    for (int64_t c = 0; c < (per_tensor ? 1 : channels); ++c) {
+      const double scale = static_cast<double>(l.input(0).scale(0)) * l.weight().scale(per_tensor ? 0 : c);
+      int best = 1;
+      double best_err = INFINITY;
+      for (int n = 1; n <= 16; ++n) {
+        double err = 0;
+        for (size_t i = 0; i < y.size(); ++i) {
+          if (!per_tensor && static_cast<int64_t>(i / inner) % channels != c) continue;
+          double s32 = std::clamp(std::nearbyint(y[i] / scale), -2147483648.0, 2147483647.0);
+          double s16 = std::clamp(std::floor(s32 / std::ldexp(1.0, n)), -32768.0, 32767.0);
+          err += std::pow(s32 - s16 * std::ldexp(1.0, n), 2);
+        }
+        if (err <= best_err) best_err = err, best = n;
+      }
+      EXPECT_EQ(l.shift_bit(static_cast<int>(c)), best) << "channel " << c;
+    }
+  }
+  EXPECT_EQ(layers, 4);
+  // AMCT's own record sits next to it.
+  std::ifstream amct(AmctRecordPath(q->record));
+  std::stringstream text;
+  text << amct.rdbuf();
+  EXPECT_NE(text.str().find("shift_bit:"), std::string::npos);
+  EXPECT_NE(text.str().find("scale_d:"), std::string::npos);
+  EXPECT_NE(text.str().find("offset_d:"), std::string::npos);
 }
 
 }  // namespace

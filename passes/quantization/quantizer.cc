@@ -10,6 +10,7 @@
 #include "analysis/calibration/range_methods.h"
 #include "ir/constants.h"
 #include "ir/rewrite.h"
+#include "passes/quantization/pair_safe_weights.h"
 #include "passes/quantization/quant_params.h"
 
 namespace onnxc {
@@ -74,6 +75,26 @@ int WeightInput(const Model& model, const Node& n) {
   return 1;
 }
 
+// A conv with one input and one output channel per group.
+bool IsDepthwiseConv(const Model& model, const Node& n) {
+  if (!n.IsOp("Conv")) return false;
+  std::optional<Tensor> w = GetConstant(model, n.input(1));
+  int64_t group = n.GetInt("group", 1);
+  return w && w->rank() >= 3 && group > 1 && w->dims()[1] == 1 && w->dims()[0] == group;
+}
+
+// Why the target keeps `n` float ("" when it does not): op types it does not
+// quantize, and the speed guard's layer classes.
+std::string TargetSkipReason(const Model& model, const QuantizationConfig& config, const Node& n) {
+  if (config.quantize_op_type_size() > 0 &&
+      std::find(config.quantize_op_type().begin(), config.quantize_op_type().end(), n.op_type()) ==
+          config.quantize_op_type().end())
+    return absl::StrCat("target ", config.target(), " does not quantize ", n.op_type());
+  if (config.keep_depthwise_float() && IsDepthwiseConv(model, n))
+    return absl::StrCat("depthwise conv kept float: slower in int8 on target ", config.target());
+  return "";
+}
+
 int WeightAxis(const Node& n, const Tensor& w) {
   if (n.op_type() == "Conv") return 0;
   if (n.op_type() == "ConvTranspose") return 1;
@@ -134,7 +155,7 @@ std::vector<std::pair<const Node*, std::string>> StableNodeIds(const Graph& grap
 std::vector<std::string> QuantizableLayers(const Model& model, const QuantizationSettings& settings) {
   std::vector<std::string> layers;
   for (const auto& [n, id] : StableNodeIds(model.graph())) {
-    if (settings.For(*n).skip) continue;
+    if (settings.For(*n).skip || !TargetSkipReason(model, settings.config(), *n).empty()) continue;
     if (WeightInput(model, *n) >= 0 || (ComputeOps().count(n->op_type()) && !ActivationInputs(model, *n).empty()))
       layers.push_back(id);
   }
@@ -142,6 +163,19 @@ std::vector<std::string> QuantizableLayers(const Model& model, const Quantizatio
 }
 
 namespace {
+
+// The weight quantized for the range the settings ask: full int8, pair-safe
+// (x86 without VNNI cannot saturate on it) or ONNX Runtime's 7-bit
+// reduce_range. Pair safety only applies where the runtime pairs weights.
+QuantizedWeight QuantizeWeightForRuntime(const Node& n, const Tensor& w, const WeightSettings& ws, int axis) {
+  const bool symmetric_int8 = ws.type() == INT8 && ws.symmetric();
+  if (symmetric_int8 && ws.range() == INT16_PAIR_SAFE) {
+    if (std::optional<ReductionLayout> layout = OrtReductionLayout(n, w, axis))
+      return QuantizeWeightPairSafe(w, *layout, axis);
+  }
+  if (symmetric_int8 && ws.range() == REDUCED_7BIT) return QuantizeWeight(w, INT8, true, axis, /*reduced=*/true);
+  return QuantizeWeight(w, ws.type(), ws.symmetric(), axis);
+}
 
 // One run of static quantization over a model, step by step (Run() lists
 // the steps). Every step reads the state the earlier ones left.
@@ -196,6 +230,7 @@ class StaticQuantizer {
       std::string why;
       if (Excluded(id)) continue;
       if (s.skip) why = s.skip_reason;
+      else if (std::string t = TargetSkipReason(model_, config_, *n); !t.empty()) why = t;
       else if (keep_float_.contains(id)) why = keep_float_[id];
       else if (weighted && n->op_type() != "MatMul" && WeightInput(model_, *n) < 0) why = "weights are not constant float";
       else if (comp && ActivationInputs(model_, *n).empty()) why = "no float activation input";
@@ -475,7 +510,7 @@ class StaticQuantizer {
     if (cached == weight_cache_.end()) {
       Tensor w = *GetConstant(model_, wv);
       int axis = s.weight.per_channel() && per_axis_ok && w.rank() >= 1 ? WeightAxis(*n, w) : -1;
-      QuantizedWeight qw = QuantizeWeight(w, s.weight.type(), s.weight.symmetric(), axis);
+      QuantizedWeight qw = QuantizeWeightForRuntime(*n, w, s.weight, axis);
       Value* data = g_.AddInitializer(g_.FreshName(wv->name() + "_quantized"), qw.data);
       Value* scale = g_.AddInitializer(g_.FreshName(wv->name() + "_scale"), ScaleTensor(qw.scales, axis >= 0));
       // Weight zero points stay even when all 0: ONNX Runtime's QDQ Gemm -> QGemm
