@@ -60,6 +60,9 @@ ABSL_FLAG(std::string, calib_data, "",
           "With no --pipeline, giving it runs 'optimize,quantize'.");
 ABSL_FLAG(std::string, fake_quant_output, "",
           "Also write a fake-quant simulation model (float weights holding quantized values) here.");
+ABSL_FLAG(std::string, check_data, "",
+          "Inputs for the output check (same forms as --calib-data; default: the calibration data, else random). "
+          "Held-out data gives an honest figure.");
 ABSL_FLAG(int64_t, check_samples, 8,
           "Run the original and the result on this many samples (from --calib-data, else "
           "random) with the kernels and report how far the outputs moved; 0 turns it off.");
@@ -336,7 +339,9 @@ int Main(int argc, char** argv) {
   if (target != nullptr) std::printf("%s", DescribeTarget(*target, quantization.config).c_str());
   if (absl::GetFlag(FLAGS_check_samples) > 0) {
     ExecutorOptions eo{settings.threads, -1, false, settings.kernels};
-    auto check = CheckOutputs(input, **model, target, calib_data, absl::GetFlag(FLAGS_check_samples), eo);
+    std::string check_data = absl::GetFlag(FLAGS_check_data).empty() ? calib_data
+                                                                     : ResolveUserPath(absl::GetFlag(FLAGS_check_data));
+    auto check = CheckOutputs(input, **model, target, check_data, absl::GetFlag(FLAGS_check_samples), eo);
     if (check.ok()) {
       accuracy = check->first.ToJson();
       accuracy["computed_as"] = check->second;

@@ -239,7 +239,12 @@ TEST(Quantize, ConfigErrorsNameTheField) {
   }
 }
 
-// (f) the fake-quant model runs in ORT and matches the QDQ model closely.
+// (f) the fake-quant model is a float simulation of the QDQ model: in ONNX
+// Runtime with graph optimisations off (Q/DQ computed as written, what a
+// float framework does) the two agree to float rounding. (At ORT's default
+// level a fake-quant model is no longer a simulation: ORT quantizes its float
+// weights itself, per tensor and with the full int8 range, which also
+// saturates on x86 without VNNI.)
 TEST(Quantize, FakeQuantMatchesQdqInOnnxRuntime) {
   REQUIRE_ORT_AND_DATA();
   auto q = Quantize(Gen("fmnist/model.onnx"), Gen("fmnist/calib"), "", "fm_fake", /*fake_quant=*/true);
@@ -253,14 +258,16 @@ TEST(Quantize, FakeQuantMatchesQdqInOnnxRuntime) {
   EXPECT_EQ(weight_dq, 0);  // weights folded back to float
   auto images = ReadNpy(Gen("fmnist/test_images.npy"), 500);
   ASSERT_TRUE(images.ok());
-  auto qdq = RunWithOrt(q->output, {{"input", *images}});
-  auto sim = RunWithOrt(q->fake_quant, {{"input", *images}});
+  OrtOptions as_written;
+  as_written.opt = "disabled";
+  auto qdq = RunWithOrt(q->output, {{"input", *images}}, as_written);
+  auto sim = RunWithOrt(q->fake_quant, {{"input", *images}}, as_written);
   ASSERT_TRUE(qdq.ok()) << qdq.status();
   ASSERT_TRUE(sim.ok()) << sim.status();
   TensorDiff d = CompareTensors((*qdq)[0].tensor, (*sim)[0].tensor);
-  std::printf("fake-quant vs QDQ (500 images): %s\n", d.ToString().c_str());
-  EXPECT_GT(d.sqnr_db, 30);
-  EXPECT_GT(d.cosine, 0.999);
+  std::printf("fake-quant vs QDQ (500 images, optimisations off): %s\n", d.ToString().c_str());
+  EXPECT_GT(d.sqnr_db, 60);
+  EXPECT_GT(d.cosine, 0.999999);
 }
 
 // A BERT-style encoder (testdata/make_transformer.py): MatMuls become
@@ -331,8 +338,12 @@ TEST(Quantize, CheckComputesWhatOnnxRuntimeComputes) {
   REQUIRE_ORT_AND_DATA();
   ASSERT_TRUE(CanEmulateAvx2()) << "qemu-x86_64 missing (tools/setup.sh installs qemu-user)";
   const CpuFeatures cpu = DetectCpuFeatures();
-  const std::string native_target = cpu.SaturatesU8S8() ? "x86-avx2" : "x86-vnni";
-  std::printf("this machine: %s (%s)\n", cpu.model.c_str(), cpu.Describe().c_str());
+  // ORT here computes as an AVX2 CPU without VNNI when this one is one, or
+  // when the whole suite runs ORT under qemu (ONNXC_ORT_EMULATE_AVX2=1).
+  const bool host_saturates = cpu.SaturatesU8S8() || OrtNodeCommand() != "node";
+  const std::string native_target = host_saturates ? "x86-avx2" : "x86-vnni";
+  std::printf("this machine: %s (%s); ONNX Runtime here computes as %s\n", cpu.model.c_str(), cpu.Describe().c_str(),
+              native_target.c_str());
   struct Case { const char* name; const char* calib; };
   for (Case c : std::vector<Case>{{"fmnist", "fmnist/calib"},
                                   {"fmnist_resnet", "fmnist_resnet/calib"},
