@@ -27,6 +27,13 @@ void Model::SetOpsetVersion(const std::string& domain, int64_t version) {
   op->set_version(version);
 }
 
+void Model::Swap(Model& other) {
+  meta_.Swap(&other.meta_);
+  graph_.swap(other.graph_);
+  dir_.swap(other.dir_);
+  path_.swap(other.path_);
+}
+
 std::unique_ptr<Model> Model::Clone() const {
   auto m = std::make_unique<Model>();
   m->meta_ = meta_;

@@ -37,6 +37,9 @@ class Model {
   void set_path(std::string p) { path_ = std::move(p); }
 
   std::unique_ptr<Model> Clone() const;
+  // Exchanges everything with `other` (a pass that rebuilds a model, such
+  // as upgrade-opset, swaps the rebuilt one in).
+  void Swap(Model& other);
 
  private:
   onnx::ModelProto meta_;

@@ -2,7 +2,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "ir/child_process.h"
 #include "ir/export.h"
+#include "onnx/shape_inference/implementation.h"
 #include "onnx/checker.h"
 
 namespace onnxc {
@@ -85,12 +87,21 @@ absl::Status CheckWithOnnx(const Model& model, bool* ran) {
   // copying every weight would double peak memory on large models.
   ExportOptions options;
   options.max_tensor_bytes = 1024;
-  onnx::ModelProto proto = ExportModel(model, options);
-  try {
-    onnx::checker::check_model(proto);
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("ONNX checker: ", e.what()));
-  }
+  // The checker, then ONNX's shape inference with strict type checking (what
+  // its Python full_check does): a model whose node gets a type its schema
+  // does not allow (QuantizeLinear on float16 before opset 19) is refused,
+  // as ONNX Runtime would refuse it. In a child process: libonnx 1.12's
+  // inference crashes on some malformed models.
+  auto checked = RunInChildProcess(
+      [&]() -> absl::StatusOr<std::string> {
+        onnx::ModelProto proto = ExportModel(model, options);
+        onnx::checker::check_model(proto);
+        onnx::ShapeInferenceOptions strict{/*check_type=*/true, /*error_mode=*/1, /*enable_data_propagation=*/false};
+        onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(), strict);
+        return std::string();
+      },
+      "ONNX's checker");
+  if (!checked.ok()) return absl::InvalidArgumentError(absl::StrCat("ONNX checker: ", checked.status().message()));
   if (ran != nullptr) *ran = true;
   return absl::OkStatus();
 }

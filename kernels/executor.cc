@@ -606,7 +606,7 @@ class Frame : public SubgraphRunner {
     auto it = plan_.subplans.find(&g);
     if (it == plan_.subplans.end()) return absl::InternalError("subgraph was not planned");
     const GraphPlan& sp = *it->second;
-    Frame child(sp, this, threads_, nullptr);
+    Frame child(sp, this, threads_, observer_);  // observers see subgraph tensors too (calibration inside If/Loop)
     if (inputs.size() > sp.input_slots.size()) {
       return absl::InvalidArgumentError(absl::StrCat("subgraph '", g.name(), "' takes ",
                                                      sp.input_slots.size(), " inputs, got ",

@@ -7,9 +7,10 @@
 // and lists all unsupported ops in one error. Shapes are computed at run
 // time, so the batch size may change between runs. Each intermediate tensor is
 // freed right after its last consumer: peak memory is the weights plus the
-// largest live set. An observer sees every tensor of the main graph (graph
-// inputs and node outputs) once, as it is produced, so calibration statistics
-// can stream without keeping activations.
+// largest live set. An observer sees every tensor as it is produced (graph
+// inputs and node outputs of the main graph, and of If branches and Loop
+// bodies each time they run), so calibration statistics can stream without
+// keeping activations.
 #ifndef ONNXC_KERNELS_EXECUTOR_H_
 #define ONNXC_KERNELS_EXECUTOR_H_
 

@@ -1,5 +1,6 @@
-// QuantizeLinear / DequantizeLinear, per tensor or per axis; int8/uint8
-// (and int32 for DequantizeLinear). Rounding is half-to-even, saturating.
+// QuantizeLinear / DequantizeLinear, per tensor or per axis; int8/uint8 and
+// int16/uint16 (also com.microsoft's, the 16-bit Q/DQ before opset 21), and
+// int32 for DequantizeLinear. Rounding is half-to-even, saturating.
 #include <cmath>
 
 #include "kernels/registry.h"
@@ -36,10 +37,14 @@ absl::Status QuantizeKernel(OpContext& c) {
     zp = c.input(2);
     out_type = zp.type;
   }
-  if (out_type != TP::UINT8 && out_type != TP::INT8) {
-    return c.Error(absl::StrCat("QuantizeLinear to ", DataTypeName(out_type), " is not supported"));
+  int lo, hi;
+  switch (out_type) {
+    case TP::UINT8: lo = 0, hi = 255; break;
+    case TP::INT8: lo = -128, hi = 127; break;
+    case TP::UINT16: lo = 0, hi = 65535; break;
+    case TP::INT16: lo = -32768, hi = 32767; break;
+    default: return c.Error(absl::StrCat("QuantizeLinear to ", DataTypeName(out_type), " is not supported"));
   }
-  int lo = out_type == TP::UINT8 ? 0 : -128, hi = out_type == TP::UINT8 ? 255 : 127;
   KTensor y = KTensor::Alloc(out_type, x.dims);
   const float* px = x.ptr<float>();
   const float* ps = scale.ptr<float>();
@@ -47,8 +52,12 @@ absl::Status QuantizeKernel(OpContext& c) {
     float z = zp.valid() ? static_cast<float>(zp.At(zp.numel() == 1 ? 0 : ch)) : 0.f;
     float q = std::nearbyint(px[i] / ps[ch]) + z;
     q = std::min<float>(hi, std::max<float>(lo, q));
-    if (out_type == TP::UINT8) y.mut<uint8_t>()[i] = static_cast<uint8_t>(q);
-    else y.mut<int8_t>()[i] = static_cast<int8_t>(q);
+    switch (out_type) {
+      case TP::UINT8: y.mut<uint8_t>()[i] = static_cast<uint8_t>(q); break;
+      case TP::INT8: y.mut<int8_t>()[i] = static_cast<int8_t>(q); break;
+      case TP::UINT16: y.mut<uint16_t>()[i] = static_cast<uint16_t>(q); break;
+      default: y.mut<int16_t>()[i] = static_cast<int16_t>(q); break;
+    }
   }).ok() ? (c.out[0] = std::move(y), absl::OkStatus())
           : c.Error("per-axis scale length does not match the axis");
 }
@@ -70,23 +79,26 @@ absl::Status DequantizeKernel(OpContext& c) {
   return absl::OkStatus();
 }
 
+bool QuantType(DataType t) {
+  return t == TP::UNDEFINED || t == TP::UINT8 || t == TP::INT8 || t == TP::UINT16 || t == TP::INT16 || t == TP::INT32;
+}
+
 bool QuantSupported(const Node& n, int) {
   if (n.input(2) != nullptr) {
     DataType t = n.input(2)->elem_type();
-    if (t != TP::UNDEFINED && t != TP::UINT8 && t != TP::INT8 && t != TP::INT32) return false;
+    if (!QuantType(t)) return false;
   }
-  if (n.input(0) != nullptr) {
-    DataType t = n.input(0)->elem_type();
-    if (n.op_type() == "DequantizeLinear" && t != TP::UNDEFINED && t != TP::UINT8 &&
-        t != TP::INT8 && t != TP::INT32) {
-      return false;
-    }
-  }
+  if (n.input(0) != nullptr && n.op_type() == "DequantizeLinear" && !QuantType(n.input(0)->elem_type())) return false;
   return true;
 }
 
 ONNXC_REGISTER_KERNEL("QuantizeLinear", 10, 1000, QuantizeKernel, QuantSupported);
 ONNXC_REGISTER_KERNEL("DequantizeLinear", 10, 1000, DequantizeKernel, QuantSupported);
+static const bool kContribRegistered = [] {
+  RegisterKernel(MakeDef("com.microsoft", "QuantizeLinear", 1, 1000, QuantizeKernel, QuantSupported));
+  RegisterKernel(MakeDef("com.microsoft", "DequantizeLinear", 1, 1000, DequantizeKernel, QuantSupported));
+  return true;
+}();
 
 }  // namespace
 }  // namespace kernels

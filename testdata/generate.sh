@@ -79,6 +79,7 @@ run_step make_audio.py audio_kws/model.onnx audio_kws/float_top1.txt audio_kws/t
 DEPS=random_inputs.py run_step thirdparty.sh thirdparty/SOURCES \
   thirdparty/silero_vad_legacy.onnx thirdparty/silero_vad_v5.onnx thirdparty/ppocr_cls_op9.onnx \
   thirdparty/ppocrv4_det_op11.onnx thirdparty/blazeface_front.onnx thirdparty/mlsd_tiny.onnx \
-  thirdparty/whisper_tiny_encoder_q8.onnx thirdparty/whisper_tiny_encoder_q8/test_data_set_0/input_0.pb
+  thirdparty/whisper_tiny_encoder_q8.onnx thirdparty/whisper_tiny_encoder_q8/test_data_set_0/input_0.pb \
+  thirdparty/silero_vad_op18.onnx
 
 echo "[generate] outputs in $OUT"

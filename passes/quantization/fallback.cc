@@ -26,6 +26,7 @@
 #include "absl/strings/strip.h"
 #include "ir/name_match.h"
 #include "passes/pass/registry.h"
+#include "passes/quantization/model_preparation.h"
 #include "passes/quantization/fallback_search.h"
 #include "passes/quantization/layer_sensitivity.h"
 #include "passes/quantization/quantization_options.h"
@@ -168,9 +169,11 @@ class Fallback : public Pass {
     const PassOptions& o = options();
     auto settings = ResolveQuantizationSettings(o, *ctx.settings, kName, /*read_skip=*/false);
     if (!settings.ok()) return settings.status();
+    auto prepared = PrepareForQuantization(model, settings->config());
+    if (!prepared.ok()) return prepared.status();
     PassResult r;
-    r.changes = 0;
-    r.preserved = PreservedAnalyses::All();
+    r.changes = static_cast<int64_t>(prepared->size());  // a converted model, or none
+    r.preserved = prepared->empty() ? PreservedAnalyses::All() : PreservedAnalyses::None().Preserve<LayerSensitivity>().Preserve<CalibrationStats>();
 
     KeepList keep;  // decisions of an earlier fallback are kept
     if (const auto* prev = ctx.state->Find<KeepFloatDecisions>())
@@ -255,6 +258,7 @@ class Fallback : public Pass {
                                                  " by name/op type, ", keep.nodes().size() - manual,
                                                  " by sensitivity)"));
     for (const auto& [id, why] : keep.nodes()) r.notes.push_back(absl::StrCat("keep float: ", id, " (", why, ")"));
+    r.notes.insert(r.notes.begin(), prepared->begin(), prepared->end());
     if (!loud.empty()) r.notes.insert(r.notes.begin(), loud);
     r.details = std::move(details);
     ctx.state->Set(KeepFloatDecisions{keep.nodes()});

@@ -2,6 +2,7 @@
 // layer, the error when only that layer is quantized); rewrites nothing.
 #include "absl/strings/str_format.h"
 #include "passes/pass/registry.h"
+#include "passes/quantization/model_preparation.h"
 #include "passes/quantization/layer_sensitivity.h"
 #include "passes/quantization/quantization_options.h"
 
@@ -30,6 +31,8 @@ class LayerSensitivityPass : public Pass {
   absl::StatusOr<PassResult> Run(Model& model, PassContext& ctx) override {
     auto settings = ResolveQuantizationSettings(options(), *ctx.settings, kName, /*read_skip=*/false);
     if (!settings.ok()) return settings.status();
+    auto prepared = PrepareForQuantization(model, settings->config());
+    if (!prepared.ok()) return prepared.status();
     LayerSensitivity::Settings request;
     request.config = settings->config();
     request.calibration = CalibrationSettingsFor(settings->config(), *ctx.settings);
@@ -42,8 +45,9 @@ class LayerSensitivityPass : public Pass {
     if (!sens.ok()) return sens.status();
     const LayerSensitivity& s = **sens;
     PassResult r;
-    r.changes = 0;
-    r.preserved = PreservedAnalyses::All();
+    r.changes = static_cast<int64_t>(prepared->size());  // a converted model, or none
+    r.preserved = prepared->empty() ? PreservedAnalyses::All() : PreservedAnalyses::None().Preserve<LayerSensitivity>().Preserve<CalibrationStats>();
+    r.notes = *prepared;
     r.details = s.ToJson();
     int measured = static_cast<int>(s.ranking.size());
     r.notes.push_back(absl::StrFormat("%d layers measured (%d not quantizable alone) on %d samples, %d runs, %.1f s%s; "

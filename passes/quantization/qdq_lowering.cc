@@ -77,9 +77,10 @@ bool SameParams(const QParamsOf& a, const QParamsOf& b) {
 
 class Lowering {
  public:
-  Lowering(Model& model, const QdqLoweringOptions& o) : model_(model), g_(model.graph()), o_(o) {}
+  Lowering(Model& model, Graph& g, const QdqLoweringOptions& o, QdqLoweringReport* report)
+      : model_(model), g_(g), o_(o), report_(*report) {}
 
-  QdqLoweringReport Run() {
+  void Run() {
     if (!o_.int8_allowed) RewriteInt8PairsToUint8();
     // Candidates first: fusing a node erases the QuantizeLinear after it, so
     // a snapshot of every node would hold erased ones.
@@ -89,8 +90,6 @@ class Lowering {
     for (Node* n : ops)
       if (!Fuse(n) && HasDqInput(n)) ++report_.left_float;
     RemoveUnusedDq();
-    if (!report_.fused.empty() && model_.OpsetVersion("com.microsoft") < 1) model_.SetOpsetVersion("com.microsoft", 1);
-    return report_;
   }
 
  private:
@@ -285,13 +284,20 @@ class Lowering {
   Model& model_;
   Graph& g_;
   const QdqLoweringOptions& o_;
-  QdqLoweringReport report_;
+  QdqLoweringReport& report_;
 };
 
 }  // namespace
 
 absl::StatusOr<QdqLoweringReport> LowerQdq(Model& model, const QdqLoweringOptions& options) {
-  return Lowering(model, options).Run();
+  // ORT's graph transformers recurse into If/Loop bodies, and so does this.
+  // Fusing never touches nodes that hold subgraphs, so the list stays valid.
+  std::vector<Graph*> graphs;
+  model.graph().ForEachGraph([&](Graph* g) { graphs.push_back(g); });
+  QdqLoweringReport report;
+  for (Graph* g : graphs) Lowering(model, *g, options, &report).Run();
+  if (!report.fused.empty() && model.OpsetVersion("com.microsoft") < 1) model.SetOpsetVersion("com.microsoft", 1);
+  return report;
 }
 
 }  // namespace onnxc

@@ -42,7 +42,9 @@ std::vector<OptionSpec> QuantizationSettingOptions() {
           {"per-channel", T::kBool, "true", "one weight scale per output channel"},
           {"percentile", T::kFloat, "99.999", "percentile kept by method=percentile"},
           {"samples", T::kInt, "0", "calibration samples to use (0: all)"},
-          {"target", T::kString, "", "deployment target whose choices fill unset settings (default: portable)"}};
+          {"target", T::kString, "", "deployment target whose choices fill unset settings (default: portable)"},
+          {"already-quantized", T::kString, "keep",
+           "a model that holds quantized ops already: keep (left as it is) | extend (quantize its float ops too)"}};
 }
 
 absl::StatusOr<QuantizationSettings> ResolveQuantizationSettings(const PassOptions& o, const RunSettings& run,
@@ -88,6 +90,13 @@ absl::StatusOr<QuantizationSettings> ResolveQuantizationSettings(const PassOptio
   if (read_skip)
     for (const std::string& s : o.GetList("skip")) config.add_skip_node(s);
   if (o.Has("target")) config.set_target(o.GetString("target"));
+  if (o.Has("already-quantized")) {
+    auto a = ParseEnum<QuantizationConfig::AlreadyQuantized>(
+        pass, "already-quantized", o.GetString("already-quantized"),
+        {{"keep", QuantizationConfig::KEEP}, {"extend", QuantizationConfig::EXTEND}});
+    if (!a.ok()) return a.status();
+    config.set_already_quantized(*a);
+  }
   auto target = FindDeploymentTarget(config.target());
   if (!target.ok()) return absl::InvalidArgumentError(absl::StrCat(pass, ": ", target.status().message()));
   (*target)->Apply(&config);

@@ -5,6 +5,7 @@
 //
 // Settings come from (later wins): the defaults, the `quantization` block of
 // the compress config, the file in config=..., then these options.
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/text_format.h"
 #include "ir/atomic_file.h"
@@ -13,6 +14,7 @@
 #include "passes/quantization/amct_record.h"
 #include "passes/quantization/deployment_target.h"
 #include "passes/quantization/fake_quant.h"
+#include "passes/quantization/model_preparation.h"
 #include "passes/quantization/quantization_options.h"
 #include "passes/quantization/quantization_run_settings.h"
 #include "passes/quantization/quantizer.h"
@@ -40,6 +42,20 @@ class Quantize : public Pass {
     auto settings = ResolveQuantizationSettings(options(), *ctx.settings);
     if (!settings.ok()) return settings.status();
     const QuantizationConfig& config = settings->config();
+    if (config.already_quantized() == QuantizationConfig::KEEP) {
+      // Its quantizer chose what stays float (ORT's dynamic scheme keeps
+      // attention products and residual sums float on purpose).
+      const std::string quantized = DescribeQuantizedOps(model);
+      if (!quantized.empty()) {
+        PassResult r;
+        r.notes.push_back(absl::StrCat("the model is quantized already (", quantized,
+                                       "): left as it is; already-quantized=extend quantizes its float ops too"));
+        r.details = {{"already_quantized", quantized}};
+        return r;
+      }
+    }
+    auto prepared = PrepareForQuantization(model, config);
+    if (!prepared.ok()) return prepared.status();
     QuantizeOptions qo;
     if (auto* keep = ctx.state->Find<KeepFloatDecisions>()) qo.keep_float = keep->nodes;
     const bool weight_only = config.scheme() == QuantizationConfig::W8A16 || config.scheme() == QuantizationConfig::W4A16;
@@ -47,6 +63,7 @@ class Quantize : public Pass {
       // No calibration: weights only, or activations quantized at run time.
       auto report = weight_only ? QuantizeWeightOnly(model, *settings, qo) : QuantizeDynamic(model, *settings, qo);
       if (!report.ok()) return report.status();
+      report->notes.insert(report->notes.end(), prepared->begin(), prepared->end());
       return Finish(model, ctx, config, *report, "none (" + QuantizationConfig::Scheme_Name(config.scheme()) + ")");
     }
     auto stats = ctx.analyses->Get<CalibrationStats>(model, ctx.ForAnalyses(),
@@ -61,6 +78,7 @@ class Quantize : public Pass {
     std::unique_ptr<Model> float_model = (*target)->amct_record ? model.Clone() : nullptr;
     auto report = QuantizeModel(model, *settings, qo);
     if (!report.ok()) return report.status();
+    report->notes.insert(report->notes.end(), prepared->begin(), prepared->end());
     if (float_model) {
       absl::Status s = AddShiftBits(*float_model, ctx, CalibrationSettingsFor(config, *ctx.settings), &report->record);
       if (!s.ok()) return s;
@@ -112,7 +130,16 @@ class Quantize : public Pass {
     PassResult r;
     r.changes = report->quantized_nodes + report->folded_activations;
     r.notes = report->notes;
-    for (const auto& s : report->record.skipped()) r.notes.push_back(absl::StrCat("kept in float: ", s));
+    // Branches that never ran during calibration would list every node:
+    // the first few are named, the rest counted.
+    int64_t unrun = 0;
+    for (const auto& s : report->record.skipped()) {
+      if (absl::StrContains(s, kNoStatistics) && ++unrun > 3) continue;
+      r.notes.push_back(absl::StrCat("kept in float: ", s));
+    }
+    if (unrun > 3)
+      r.notes.push_back(absl::StrCat("kept in float: ", unrun - 3, " more nodes with ", kNoStatistics,
+                                     " (If branches that did not run during calibration)"));
     r.details = {{"quantized_nodes", report->quantized_nodes},
                  {"qdq_pairs", report->qdq_pairs},
                  {"folded_activations", report->folded_activations},

@@ -35,8 +35,9 @@ struct QuantizeRun {
 
 // optimize + quantize{options} on `input` with `calib`, checked by our
 // verifier and ONNX's checker, saved to a temp file named after `tag`.
+// `require_checker`: ONNX's checker must run (false for opsets it does not know).
 absl::StatusOr<QuantizeRun> Quantize(const std::string& input, const std::string& calib, const std::string& options,
-                                     const std::string& tag, bool fake_quant = false);
+                                     const std::string& tag, bool fake_quant = false, bool require_checker = true);
 
 // Minimal .npy reader: little-endian float32 or int64, C order, the first `max_rows` rows.
 absl::StatusOr<Tensor> ReadNpy(const std::string& path, int64_t max_rows);

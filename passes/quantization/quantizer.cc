@@ -83,6 +83,25 @@ bool IsDepthwiseConv(const Model& model, const Node& n) {
   return w && w->rank() >= 3 && group > 1 && w->dims()[1] == 1 && w->dims()[0] == group;
 }
 
+// A tensor already in quantized form: a Q/DQ output, or read by a
+// QuantizeLinear (a model quantized before, by us or another tool).
+bool AlreadyQuantized(const Value* v) {
+  if (v == nullptr) return false;
+  if (const Node* p = v->producer())
+    if (p->IsOp("DequantizeLinear") || p->IsOp("QuantizeLinear") || p->IsOp("DynamicQuantizeLinear")) return true;
+  for (const Use& u : v->uses())
+    if (u.node->IsOp("QuantizeLinear") || u.node->IsOp("DynamicQuantizeLinear")) return true;
+  return false;
+}
+
+bool TouchesQuantized(const Node& n) {
+  for (const Value* v : n.inputs())
+    if (AlreadyQuantized(v)) return true;
+  for (const Value* v : n.outputs())
+    if (AlreadyQuantized(v)) return true;
+  return false;
+}
+
 // Why the target keeps `n` float ("" when it does not): op types it does not
 // quantize, and the speed guard's layer classes.
 std::string TargetSkipReason(const Model& model, const QuantizationConfig& config, const Node& n) {
@@ -142,11 +161,11 @@ QuantizationRecord::Tensor RecordTensor(const std::string& name, const std::vect
 
 }  // namespace
 
-std::vector<std::pair<const Node*, std::string>> StableNodeIds(const Graph& graph) {
+std::vector<std::pair<const Node*, std::string>> StableNodeIds(const Graph& graph, const std::string& prefix) {
   std::vector<std::pair<const Node*, std::string>> out;
   std::map<std::string, int> unnamed;
   for (const auto& n : graph.nodes()) {
-    std::string id = n->name().empty() ? absl::StrCat(n->op_type(), "#", unnamed[n->op_type()]++) : n->name();
+    std::string id = prefix + (n->name().empty() ? absl::StrCat(n->op_type(), "#", unnamed[n->op_type()]++) : n->name());
     out.emplace_back(n.get(), id);
   }
   return out;
@@ -155,7 +174,7 @@ std::vector<std::pair<const Node*, std::string>> StableNodeIds(const Graph& grap
 std::vector<std::string> QuantizableLayers(const Model& model, const QuantizationSettings& settings) {
   std::vector<std::string> layers;
   for (const auto& [n, id] : StableNodeIds(model.graph())) {
-    if (settings.For(*n).skip || !TargetSkipReason(model, settings.config(), *n).empty()) continue;
+    if (settings.For(*n).skip || !TargetSkipReason(model, settings.config(), *n).empty() || TouchesQuantized(*n)) continue;
     if (WeightInput(model, *n) >= 0 || (ComputeOps().count(n->op_type()) && !ActivationInputs(model, *n).empty()))
       layers.push_back(id);
   }
@@ -181,9 +200,11 @@ QuantizedWeight QuantizeWeightForRuntime(const Node& n, const Tensor& w, const W
 // the steps). Every step reads the state the earlier ones left.
 class StaticQuantizer {
  public:
-  StaticQuantizer(Model& model, const QuantizationSettings& settings, const QuantizeOptions& options)
-      : model_(model), g_(model.graph()), settings_(settings), config_(settings.config()), options_(options),
-        stats_(*options.stats), opset_(model.OpsetVersion("")) {}
+  // `g`: the main graph or a subgraph; `prefix` goes before its node ids.
+  StaticQuantizer(Model& model, Graph& g, std::string prefix, const QuantizationSettings& settings,
+                  const QuantizeOptions& options)
+      : model_(model), g_(g), prefix_(std::move(prefix)), settings_(settings), config_(settings.config()),
+        options_(options), stats_(*options.stats), opset_(model.OpsetVersion("")) {}
 
   QuantizeReport Run() {
     IdentifyNodes();
@@ -201,6 +222,9 @@ class StaticQuantizer {
                          absl::StrCat(report_.quantized_nodes, " nodes quantized, ", report_.qdq_pairs,
                                       " activation Q/DQ pairs, ", report_.folded_activations, " Relu/Clip folded, ",
                                       report_.record.skipped_size(), " kept in float"));
+    if (report_.already_quantized > 0)
+      report_.notes.push_back(absl::StrCat(report_.already_quantized,
+                                           " nodes already quantized (Q/DQ around them) left as they are"));
     return std::move(report_);
   }
 
@@ -211,10 +235,17 @@ class StaticQuantizer {
     for (Value* out : n.outputs()) ok &= out == nullptr || stats_.tensors.count(out->name()) > 0;
     return ok;
   }
+  std::string AlwaysZeroInput(const Node& n) const {
+    for (int i : ActivationInputs(model_, n)) {
+      const TensorStats& t = stats_.tensors.at(n.input(i)->name());
+      if (t.min == 0 && t.max == 0) return n.input(i)->name();
+    }
+    return "";
+  }
   bool Excluded(const std::string& id) const { return options_.only && !options_.only->contains(id); }
 
   void IdentifyNodes() {
-    auto ids = StableNodeIds(g_);
+    auto ids = StableNodeIds(g_, prefix_);
     id_of_ = absl::flat_hash_map<const Node*, std::string>(ids.begin(), ids.end());
     keep_float_ = absl::flat_hash_map<std::string, std::string>(options_.keep_float.begin(), options_.keep_float.end());
   }
@@ -229,6 +260,10 @@ class StaticQuantizer {
       const std::string& id = id_of_[n];
       std::string why;
       if (Excluded(id)) continue;
+      if (TouchesQuantized(*n)) {
+        ++report_.already_quantized;
+        continue;
+      }
       if (s.skip) why = s.skip_reason;
       else if (std::string t = TargetSkipReason(model_, config_, *n); !t.empty()) why = t;
       else if (keep_float_.contains(id)) why = keep_float_[id];
@@ -239,7 +274,16 @@ class StaticQuantizer {
         continue;
       }
       if (!HasStats(*n, ActivationInputs(model_, *n))) {
-        report_.record.add_skipped(absl::StrCat(id, " (no calibration statistics for its tensors)"));
+        report_.record.add_skipped(absl::StrCat(id, " (", kNoStatistics, ")"));
+        continue;
+      }
+      // An input that was exactly 0 in every sample (a recurrent state the
+      // calibration data always starts at zero) has no range to quantize
+      // with: any scale would clip the values it takes in use.
+      if (std::string zero = AlwaysZeroInput(*n); !zero.empty()) {
+        report_.record.add_skipped(absl::StrCat(id, " (input '", zero,
+                                                "' was 0 in every calibration sample: no range to quantize it with; "
+                                                "calibrate with the values it takes in use)"));
         continue;
       }
       node_settings_[n] = s;
@@ -344,7 +388,7 @@ class StaticQuantizer {
     // read its DequantizeLinear, and a QuantizeLinear on a graph output keeps
     // ONNX Runtime from fusing the producer (the last Gemm then stays float
     // instead of becoming QGemm with a float output).
-    if (v->uses().empty()) return;
+    if (v->uses().empty() || AlreadyQuantized(v)) return;
     if (v->producer() != nullptr && kept_float_.contains(v->producer())) return;
     if (in_set_.insert(v).second) tensors_.push_back(v);
     settings_from_.emplace(v, n);
@@ -365,7 +409,8 @@ class StaticQuantizer {
       if (!DataMovementOps().count(n->op_type()) || (!n->domain().empty() && n->domain() != "ai.onnx")) continue;
       NodeSettings s = settings_.For(*n);
       const std::string& id = id_of_[n];
-      if (s.skip || keep_float_.contains(id) || float_feeders_.contains(n) || Excluded(id)) continue;
+      if (s.skip || keep_float_.contains(id) || float_feeders_.contains(n) || Excluded(id) || TouchesQuantized(*n))
+        continue;
       std::vector<int> ins = ActivationInputs(model_, *n);
       bool touches = false;
       for (int i : ins) touches |= in_set_.contains(n->input(i));
@@ -449,15 +494,29 @@ class StaticQuantizer {
       // whose only consumer is kept float: a Q/DQ pair there would be read by
       // nothing, and ONNX Runtime cannot fuse the Conv anyway (its output also
       // feeds a float node).
-      bool read_quantized = false;
-      for (const Use& u : v->uses()) read_quantized |= quantized_.contains(u.node);
-      if (!read_quantized) continue;
+      bool read_quantized = false, captured = false;
+      for (const Use& u : v->uses()) {
+        read_quantized |= quantized_.contains(u.node);
+        captured |= u.node->graph() != &g_;
+      }
+      // The output of a quantized data-movement op that a subgraph reads
+      // gets a pair too, and the subgraph reads its DequantizeLinear: ONNX
+      // Runtime 1.30's transpose optimizer crashes on DequantizeLinear ->
+      // Transpose whose output an If branch captures (Silero VAD). With the
+      // pair it moves int8 data and dequantizes after; the values are the same.
+      const bool movement_to_subgraph =
+          captured && v->producer() != nullptr && quantized_.contains(v->producer()) &&
+          DataMovementOps().count(v->producer()->op_type());
+      if (!read_quantized && !movement_to_subgraph) continue;
       std::string domain;
       if (BitsOf(p.type) == 16 && opset_ < 21) {
         domain = "com.microsoft";  // 16-bit Q/DQ before opset 21
         wide = true;
       }
-      Node* before = v->producer() ? g_.NodeAfter(v->producer()) : (g_.nodes().empty() ? nullptr : g_.nodes().front().get());
+      // After its producer, or first when it is a graph input, a constant or
+      // a value a subgraph reads from the graph around it.
+      Node* before = v->producer() && v->graph() == &g_ ? g_.NodeAfter(v->producer())
+                                                         : (g_.nodes().empty() ? nullptr : g_.nodes().front().get());
       Value* scale = g_.AddInitializer(g_.FreshName(v->name() + "_scale"), ScaleTensor({p.q.scale}, false));
       Value* zp = g_.AddInitializer(g_.FreshName(v->name() + "_zero_point"),
                                     ZeroPointTensor({p.q.zero_point}, OnnxTypeOf(p.type), false));
@@ -467,7 +526,8 @@ class StaticQuantizer {
                                g_.FreshName(v->name() + "_DequantizeLinear"), domain);
       std::vector<Use> uses = v->uses();
       for (const Use& u : uses)
-        if (quantized_.contains(u.node)) u.node->SetInput(u.index, dq->output(0));
+        if (quantized_.contains(u.node) || (movement_to_subgraph && u.node->graph() != &g_))
+          u.node->SetInput(u.index, dq->output(0));
       original_of_[dq->output(0)] = v;
       quantized_tensors_.insert(v);
       ++report_.qdq_pairs;
@@ -611,6 +671,7 @@ class StaticQuantizer {
 
   Model& model_;
   Graph& g_;
+  const std::string prefix_;
   const QuantizationSettings& settings_;
   const QuantizationConfig& config_;
   const QuantizeOptions& options_;
@@ -639,6 +700,36 @@ class StaticQuantizer {
 
 }  // namespace
 
+namespace {
+
+// Quantizes `g`, then the subgraphs of its nodes (If branches, Loop bodies),
+// their nodes' ids prefixed with the path of the node holding them.
+void QuantizeGraphs(Model& model, Graph& g, const std::string& prefix, const QuantizationSettings& settings,
+                    const QuantizeOptions& options, QuantizeReport* total) {
+  std::vector<std::pair<Node*, std::string>> holders;
+  for (const auto& [n, id] : StableNodeIds(g, prefix))
+    if (!n->subgraphs().empty()) holders.emplace_back(const_cast<Node*>(n), id);
+  QuantizeReport r = StaticQuantizer(model, g, prefix, settings, options).Run();
+  if (prefix.empty()) {
+    *total = std::move(r);
+  } else {
+    for (auto& l : *r.record.mutable_layer()) *total->record.add_layer() = std::move(l);
+    for (auto& sk : *r.record.mutable_skipped()) total->record.add_skipped(std::move(sk));
+    total->quantized_nodes += r.quantized_nodes;
+    total->qdq_pairs += r.qdq_pairs;
+    total->folded_activations += r.folded_activations;
+    total->already_quantized += r.already_quantized;
+    if (r.quantized_nodes > 0)
+      total->notes.push_back(absl::StrCat(prefix, ": ", r.quantized_nodes, " nodes quantized inside"));
+  }
+  for (const auto& [n, id] : holders)
+    for (const Attribute& a : n->attributes())
+      for (const auto& sub : a.graphs())
+        QuantizeGraphs(model, *sub, absl::StrCat(id, "/", a.name(), "/"), settings, options, total);
+}
+
+}  // namespace
+
 absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSettings& settings,
                                              const QuantizeOptions& options) {
   const int64_t opset = model.OpsetVersion("");
@@ -646,7 +737,9 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
     return absl::FailedPreconditionError(absl::StrCat(
         "opset ", opset, " has no QuantizeLinear/DequantizeLinear (opset 10+); convert the model first"));
   if (options.stats == nullptr) return absl::FailedPreconditionError("static quantization needs calibration statistics");
-  return StaticQuantizer(model, settings, options).Run();
+  QuantizeReport report;
+  QuantizeGraphs(model, model.graph(), "", settings, options, &report);
+  return report;
 }
 
 }  // namespace onnxc

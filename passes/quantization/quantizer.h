@@ -38,17 +38,22 @@ struct QuantizeOptions {
   std::vector<std::pair<std::string, std::string>> keep_float;
 };
 
+// The skip reason of nodes calibration never ran (If branches not taken).
+inline constexpr char kNoStatistics[] = "no calibration statistics for its tensors";
+
 struct QuantizeReport {
   QuantizationRecord record;
   int64_t quantized_nodes = 0;
   int64_t qdq_pairs = 0;
   int64_t folded_activations = 0;  // Relu/Clip folded into ranges
+  int64_t already_quantized = 0;   // nodes with Q/DQ around them already (left alone)
   std::vector<std::string> notes;
 };
 
 // A name for a node that survives Clone: its name, or "op_type#k" for the
-// k-th unnamed node of that type in the main graph.
-std::vector<std::pair<const Node*, std::string>> StableNodeIds(const Graph& graph);
+// k-th unnamed node of that type in `graph`, after `prefix` (subgraph nodes:
+// "<id of the If/Loop>/<attribute>/").
+std::vector<std::pair<const Node*, std::string>> StableNodeIds(const Graph& graph, const std::string& prefix = "");
 
 // Nodes the quantizer would quantize with a weight or compute (Conv, Gemm,
 // MatMul, Add, ...), by StableNodeId, in graph order: the layers of a

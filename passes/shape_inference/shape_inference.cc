@@ -8,8 +8,6 @@
 // child (libonnx 1.12 crashes on some malformed nodes). Weights are not
 // copied: the proto handed to ONNX carries the data of small tensors only
 // (the ones inference reads, such as Reshape's shape).
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <map>
@@ -19,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/arena.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "ir/child_process.h"
 #include "ir/export.h"
 #include "onnx/defs/schema.h"
 #include "onnx/shape_inference/implementation.h"
@@ -160,78 +159,42 @@ int64_t ApplyTypes(const onnx::GraphProto& proto, Graph& graph, const std::vecto
 absl::Status InferIsolated(const Model& model, const std::vector<const Node*>& nodes,
                            const onnx::ShapeInferenceOptions& si, onnx::GraphProto* result,
                            std::string* invalid) {
-  int fds[2];
-  if (::pipe(fds) != 0) return absl::InternalError("pipe failed");
-  std::fflush(nullptr);
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return absl::InternalError("fork failed");
-  }
-  if (pid == 0) {
-    ::close(fds[0]);
-    std::string out;
-    try {
-      // Every proto of the child lives on one arena (never freed: the child
-      // just exits).
-      auto* arena = new google::protobuf::Arena(ArenaOpts());
-      auto* proto = google::protobuf::Arena::CreateMessage<onnx::ModelProto>(arena);
-      *proto = model.meta();
-      proto->clear_graph();
-      ExportOptions opts;
-      opts.max_tensor_bytes = 64 << 10;
-      // Types already on the values but not listed in value_info are not
-      // exported: ONNX infers them again, and ApplyTypes keeps existing
-      // types unless asked to overwrite.
-      opts.inferred_value_info = false;
-      opts.initializers_as_inputs = model.meta().ir_version() < 4;
-      ExportNodesAsGraph(model.graph(), nodes, proto->mutable_graph(), opts);
-      std::map<std::string, int> opsets;
-      for (const auto& op : proto->opset_import())
-        opsets[op.domain() == "ai.onnx" ? "" : op.domain()] = static_cast<int>(op.version());
-      std::string bad = FirstInvalidNode(proto->graph(), opsets);
-      if (!bad.empty()) {
-        out = "V" + bad;
-      } else {
+  auto out = RunInChildProcess(
+      [&]() -> absl::StatusOr<std::string> {
+        // Every proto of the child lives on one arena (never freed: the child
+        // just exits).
+        auto* arena = new google::protobuf::Arena(ArenaOpts());
+        auto* proto = google::protobuf::Arena::CreateMessage<onnx::ModelProto>(arena);
+        *proto = model.meta();
+        proto->clear_graph();
+        ExportOptions opts;
+        opts.max_tensor_bytes = 64 << 10;
+        // Types already on the values but not listed in value_info are not
+        // exported: ONNX infers them again, and ApplyTypes keeps existing
+        // types unless asked to overwrite.
+        opts.inferred_value_info = false;
+        opts.initializers_as_inputs = model.meta().ir_version() < 4;
+        ExportNodesAsGraph(model.graph(), nodes, proto->mutable_graph(), opts);
+        std::map<std::string, int> opsets;
+        for (const auto& op : proto->opset_import())
+          opsets[op.domain() == "ai.onnx" ? "" : op.domain()] = static_cast<int>(op.version());
+        std::string bad = FirstInvalidNode(proto->graph(), opsets);
+        if (!bad.empty()) return "V" + bad;
         onnx::shape_inference::InferShapes(*proto, onnx::OpSchemaRegistry::Instance(), si);
         auto* skeleton = google::protobuf::Arena::CreateMessage<onnx::GraphProto>(arena);
         Skeleton(proto->graph(), skeleton);
-        out = "O";
-        skeleton->AppendToString(&out);
-      }
-    } catch (const std::exception& e) {
-      out = std::string("E") + e.what();
-    }
-    for (size_t done = 0; done < out.size();) {
-      ssize_t w = ::write(fds[1], out.data() + done, out.size() - done);
-      if (w <= 0) ::_exit(3);
-      done += w;
-    }
-    // Closed before exiting, so the parent reads EOF (and parses) while this
-    // process tears down its memory.
-    ::close(fds[1]);
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  std::string in;
-  char buf[1 << 16];
-  for (ssize_t n; (n = ::read(fds[0], buf, sizeof(buf))) > 0;) in.append(buf, n);
-  ::close(fds[0]);
-  bool parsed = !in.empty() && in[0] == 'O' &&
-                result->ParseFromArray(in.data() + 1, static_cast<int>(in.size() - 1));
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (WIFSIGNALED(status))
-    return absl::InternalError(absl::StrCat("ONNX shape inference crashed (signal ", WTERMSIG(status), ")"));
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || in.empty())
-    return absl::InternalError("ONNX shape inference failed without a message");
-  if (in[0] == 'E') return absl::InvalidArgumentError(in.substr(1));
-  if (in[0] == 'V') {
-    *invalid = in.substr(1);
+        std::string bytes = "I";
+        skeleton->AppendToString(&bytes);
+        return bytes;
+      },
+      "ONNX shape inference");
+  if (!out.ok()) return out.status();
+  if (!out->empty() && (*out)[0] == 'V') {
+    *invalid = out->substr(1);
     return absl::OkStatus();
   }
-  if (!parsed) return absl::InternalError("ONNX shape inference returned garbage");
+  if (out->empty() || !result->ParseFromArray(out->data() + 1, static_cast<int>(out->size() - 1)))
+    return absl::InternalError("ONNX shape inference returned garbage");
   return absl::OkStatus();
 }
 

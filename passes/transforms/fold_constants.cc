@@ -68,6 +68,10 @@ class FoldConstants : public Pass {
       for (Node* n : g->NodeSnapshot()) {
         if ((!n->domain().empty() && n->domain() != "ai.onnx") || !IsDeterministic(*n)) continue;
         if (n->IsOp("Constant")) continue;  // constant-to-initializer's job
+        // Q/DQ of constants are a model's quantized form, not computations to
+        // precompute: folding a weight's DequantizeLinear would undo the
+        // quantization (ONNX Runtime does not fold them either).
+        if (n->IsOp("DequantizeLinear") || n->IsOp("QuantizeLinear")) continue;
         std::vector<Tensor> outputs;
         if (n->IsOp("Shape") || n->IsOp("Size")) {
           std::optional<Tensor> t = FoldShape(*n);
