@@ -19,7 +19,7 @@ OUT=${1:-$(mktemp -d /tmp/target_report.XXXXXX)}
 mkdir -p "$OUT"
 TARGETS=${TARGETS:-"portable x86-avx2 x86-vnni arm64 tensorrt ascend generic"}
 MODELS=${MODELS:-"fmnist fmnist_resnet resnet18 mobilenet_v2 shufflenet_v2 efficientnet_b0 transformer audio_kws"}
-SPEED_MODELS=${SPEED_MODELS:-"resnet18 mobilenet_v2 shufflenet_v2 regnet_x_400mf efficientnet_b0"}
+SPEED_MODELS=${SPEED_MODELS:-"resnet18 mobilenet_v2 shufflenet_v2 regnet_x_400mf efficientnet_b0 fmnist_resnet transformer thirdparty/blazeface_front thirdparty/mlsd_tiny"}
 ROUNDS=${ROUNDS:-5}
 if [[ -z "${COMPRESS:-}" ]]; then
   bazel build //tools:compress >/dev/null 2>&1 || { bazel build //tools:compress; exit 1; }
@@ -84,19 +84,37 @@ done
 echo
 echo "## ONNX Runtime latency on this CPU, float vs int8, batch 1, 1 thread (median of $ROUNDS interleaved rounds)"
 echo
-echo "| model | target | float ms | int8 ms | int8 speedup |"
-echo "| --- | --- | --- | --- | --- |"
+echo "Estimated: compress's speed estimate (passes/quantization/speed_estimate.h) for x86 with / without VNNI."
+echo "Measurements and work counts go to $OUT/speed.jsonl (testdata/fit_speed_costs.py fits the costs to them)."
+echo
+echo "| model | target | float ms | int8 ms | int8 speedup | estimated, VNNI / no VNNI |"
+echo "| --- | --- | --- | --- | --- | --- |"
+: > "$OUT/speed.jsonl"
 for m in $SPEED_MODELS; do
-  for t in portable x86-avx2 x86-vnni; do
-    q=$OUT/$m.$t.speed.onnx
-    "$COMPRESS" --input "$GEN/$m/model.onnx" --output "$q" --calib-data "$(calib_of "$m")" --target "$t" \
-      --check-samples 0 > "$q.log" 2>&1 || { cat "$q.log" >&2; exit 1; }
-    line=$(node "$ORT/bench_compare.js" "$GEN/$m/model.onnx" "$q" --threads 1 --batch 1 --rounds "$ROUNDS" | tail -1)
-    /usr/bin/python3 - "$m" "$t" "$line" <<'PY'
-import sys
-m, t, line = sys.argv[1], sys.argv[2], sys.argv[3]
+  model=$GEN/$m/model.onnx; [[ -f $model ]] || model=$GEN/$m.onnx
+  calib=$(calib_of "$m"); [[ -d $calib ]] || calib=${model%.onnx}/test_data_set_0
+  shape_from=${model%.onnx}/test_data_set_0; [[ -d $shape_from ]] || shape_from=$(dirname "$model")/test_data_set_0
+  variants="portable x86-avx2 x86-vnni"
+  for t in $variants portable+dwfloat; do
+    q=$OUT/$(basename "$m").$t.speed.onnx
+    extra=(--target "${t%+dwfloat}")
+    if [[ $t == *+dwfloat ]]; then
+      echo "keep_depthwise_float: true" > "$OUT/dwfloat.pbtxt"
+      extra+=(--pipeline "optimize,quantize{config=$OUT/dwfloat.pbtxt}")
+    fi
+    "$COMPRESS" --input "$model" --output "$q" --calib-data "$calib" "${extra[@]}" \
+      --check-samples 1 --report "$q.json" > "$q.log" 2>&1 || { cat "$q.log" >&2; exit 1; }
+    line=$(node "$ORT/bench_compare.js" "$model" "$q" --threads 1 --batch 1 --rounds "$ROUNDS" --shape-from "$shape_from" | tail -1)
+    /usr/bin/python3 - "$m" "$t" "$line" "$q.json" "$OUT/speed.jsonl" <<'PY'
+import json, sys
+m, t, line, report, jsonl = sys.argv[1:]
 kv = dict(p.split("=") for p in line.split() if "=" in p)
-print(f"| {m} | {t} | {float(kv['a_median_ms']):.2f} | {float(kv['b_median_ms']):.2f} | {float(kv['speedup']):.2f}x |")
+speed = json.load(open(report)).get("speed_estimate", {})
+est = " / ".join(f"{speed[c]['speedup']:.2f}x" if c in speed else "-" for c in ("x86 with VNNI", "x86 without VNNI"))
+print(f"| {m} | {t} | {float(kv['a_median_ms']):.2f} | {float(kv['b_median_ms']):.2f} | {float(kv['speedup']):.2f}x | {est} |")
+with open(jsonl, "a") as f:
+    f.write(json.dumps({"model": m, "target": t, "float_ms": float(kv["a_median_ms"]),
+                        "int8_ms": float(kv["b_median_ms"]), "speed": speed}) + "\n")
 PY
   done
 done

@@ -15,7 +15,9 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "analysis/calibration/calibration_data.h"
 #include "analysis/calibration/calibration_settings.h"
 #include "analysis/output_check.h"
 #include "analysis/progress.h"
@@ -34,6 +36,7 @@
 #include "kernels/cpu_features.h"
 #include "passes/quantization/deployment_target.h"
 #include "passes/quantization/quantization_run_settings.h"
+#include "passes/quantization/speed_estimate.h"
 #include "passes/quantization/target_emulation.h"
 #include "tools/compress_config.pb.h"
 
@@ -178,12 +181,60 @@ std::string DescribeTarget(const DeploymentTarget& t, const QuantizationConfig& 
   return line;
 }
 
+// ONNX Runtime's int8 vs float speed on the x86 CPUs `target` is for, from
+// the work of one inference (speed_estimate.h). Says so loudly when int8
+// would be slower.
+struct SpeedReport {
+  std::string text;
+  nlohmann::json json;
+};
+SpeedReport EstimateOrtSpeed(const Model& original, const Model& emulated, const DeploymentTarget& target,
+                             const std::string& data, const ExecutorOptions& eo) {
+  SpeedReport r;
+  auto source = CalibrationData::Open(original, data, 1);
+  if (!source.ok()) return r;
+  auto sample = (*source)->Next();
+  if (!sample.ok() || !*sample) return r;
+  auto float_work = ProfileWork(original, (*sample)->inputs, eo);
+  auto int8_work = ProfileWork(emulated, (*sample)->inputs, eo);
+  if (!float_work.ok() || !int8_work.ok()) return r;
+  std::vector<const SpeedCosts*> cpus;
+  if (target.name != "x86-avx2") cpus.push_back(&OrtX86VnniCosts());
+  if (target.name != "x86-vnni") cpus.push_back(&OrtX86NoVnniCosts());
+  std::string line = "estimated ONNX Runtime speed, int8 vs float (1 thread):";
+  std::string slower;
+  for (const SpeedCosts* c : cpus) {
+    SpeedEstimate e = EstimateSpeed(*float_work, *int8_work, *c);
+    absl::StrAppend(&line, " ", absl::StrFormat("%.2fx", e.speedup()), " on ", c->cpu, ";");
+    r.json[c->cpu] = {{"float_ms", e.float_ms}, {"int8_ms", e.int8_ms}, {"speedup", e.speedup()}};
+    if (e.speedup() < 1) absl::StrAppend(&slower, slower.empty() ? "" : ", ", c->cpu);
+  }
+  line.back() = '\n';
+  const WorkProfile& w = *int8_work;
+  const double int8_macs = w.dense_int8_macs + w.depthwise_int8_macs + w.grouped_int8_macs;
+  const double macs = int8_macs + w.dense_float_macs + w.depthwise_float_macs + w.grouped_float_macs;
+  absl::StrAppend(&line, absl::StrFormat("  work: %.0f%% of multiply-adds in integer kernels (%.0f%% depthwise), "
+                                         "%.2g elements through standalone Q/DQ\n",
+                                         macs > 0 ? 100 * int8_macs / macs : 0,
+                                         macs > 0 ? 100 * (w.depthwise_int8_macs + w.depthwise_float_macs) / macs : 0,
+                                         w.converted_elements));
+  if (!slower.empty())
+    absl::StrAppend(&line, "WARNING: THE INT8 MODEL IS LIKELY SLOWER THAN THE FLOAT ONE on ", slower,
+                    ": its work is mostly depthwise convolutions or conversions between int8 and float. "
+                    "Measure it (node testdata/ort/bench_compare.js), try another --target, or keep the float "
+                    "model.\n");
+  r.text = line;
+  r.json["float_work"] = float_work->ToJson();
+  r.json["int8_work"] = int8_work->ToJson();
+  return r;
+}
+
 // The original (reloaded from disk) against the result as `target` computes
 // it; returns the check and how the result was computed.
 absl::StatusOr<std::pair<OutputCheck, std::string>> CheckOutputs(const std::string& input, const Model& result,
                                                                  const DeploymentTarget* target,
                                                                  const std::string& data, int64_t samples,
-                                                                 const ExecutorOptions& eo) {
+                                                                 const ExecutorOptions& eo, SpeedReport* speed) {
   auto original = LoadModel(input);
   if (!original.ok()) return original.status();
   if (target == nullptr) {
@@ -195,6 +246,8 @@ absl::StatusOr<std::pair<OutputCheck, std::string>> CheckOutputs(const std::stri
   if (!emulated.ok()) return emulated.status();
   auto check = CompareModelOutputs(**original, *emulated->model, data, samples, emulated->executor);
   if (!check.ok()) return check.status();
+  if (speed != nullptr && target->runtime == DeploymentTarget::Runtime::kOrtX86)
+    *speed = EstimateOrtSpeed(**original, *emulated->model, *target, data, eo);
   return std::make_pair(*std::move(check), emulated->how);
 }
 
@@ -336,12 +389,12 @@ int Main(int argc, char** argv) {
   nlohmann::json accuracy;
   std::string accuracy_text;
   const DeploymentTarget* target = QuantizedFor(**pm);
-  if (target != nullptr) std::printf("%s", DescribeTarget(*target, quantization.config).c_str());
+  SpeedReport speed;
   if (absl::GetFlag(FLAGS_check_samples) > 0) {
     ExecutorOptions eo{settings.threads, -1, false, settings.kernels};
     std::string check_data = absl::GetFlag(FLAGS_check_data).empty() ? calib_data
                                                                      : ResolveUserPath(absl::GetFlag(FLAGS_check_data));
-    auto check = CheckOutputs(input, **model, target, check_data, absl::GetFlag(FLAGS_check_samples), eo);
+    auto check = CheckOutputs(input, **model, target, check_data, absl::GetFlag(FLAGS_check_samples), eo, &speed);
     if (check.ok()) {
       accuracy = check->first.ToJson();
       accuracy["computed_as"] = check->second;
@@ -360,8 +413,12 @@ int Main(int argc, char** argv) {
               static_cast<long long>(nodes_before), static_cast<long long>(nodes_after),
               static_cast<long long>(in_bytes), static_cast<long long>(out_bytes),
               out_bytes > 0 ? static_cast<double>(in_bytes) / out_bytes : 0.0,
-              checker_ran ? ", ONNX checker passed" : "");
-  std::printf("%s", accuracy_text.c_str());
+              checker_ran ? ", ONNX checker and strict type inference passed"
+                          : absl::StrCat(", checked by our verifier only: IR ", (*model)->ir_version(), " / opset ",
+                                         (*model)->OpsetVersion(""), " is newer than ONNX 1.12's checker knows")
+                                .c_str());
+  if (target != nullptr) std::printf("%s", DescribeTarget(*target, quantization.config).c_str());
+  std::printf("%s%s", accuracy_text.c_str(), speed.text.c_str());
 
   std::string report = absl::GetFlag(FLAGS_report).empty() ? config.report() : absl::GetFlag(FLAGS_report);
   if (example && report.empty()) report = output + ".report.json";
@@ -369,6 +426,7 @@ int Main(int argc, char** argv) {
     report = ResolveUserPath(report);
     nlohmann::json j = (*pm)->ReportJson();
     j["accuracy"] = accuracy;
+    if (!speed.json.is_null()) j["speed_estimate"] = speed.json;
     j["input"] = {{"path", input}, {"bytes", in_bytes}, {"nodes", nodes_before}};
     j["output"] = {{"path", output}, {"bytes", out_bytes}, {"nodes", nodes_after},
                    {"onnx_checker", checker_ran ? "passed" : "not run (opset unknown to the checker or input failed it)"}};

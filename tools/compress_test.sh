@@ -24,7 +24,7 @@ expect_text() {  # expect_text NAME TEXT: $T/out contains TEXT
 }
 
 check "example run with no arguments" 0 "$BIN"
-expect_text example "ONNX checker passed"
+expect_text example "ONNX checker and strict type inference passed"
 expect_text example "report:"
 expect_text example "what it cost"
 expect_text example "3.5"  # the bundled CNN comes out ~3.57x smaller

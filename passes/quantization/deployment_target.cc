@@ -24,8 +24,10 @@ std::vector<DeploymentTarget> MakeTargets() {
       "uint8 asymmetric activations",
       Runtime::kOrtX86, /*int16_pairs=*/true, false);
   add("x86-avx2",
-      "ONNX Runtime on x86 without VNNI: pair-safe int8 weights, uint8 activations, depthwise convs float",
+      "ONNX Runtime on x86 without VNNI: pair-safe int8 weights, uint8 activations, depthwise convs float where "
+      "the speed estimate finds that faster",
       Runtime::kOrtX86, true, false);
+  t.back().speed_guard = true;
   add("x86-vnni", "ONNX Runtime on x86 with VNNI (int32 dot products): full int8 weights, uint8 activations",
       Runtime::kOrtX86, false, false);
   add("arm64", "ONNX Runtime on ARM64 (exact int32 accumulation): full int8 weights, uint8 activations",
@@ -66,7 +68,6 @@ void DeploymentTarget::Apply(QuantizationConfig* c) const {
   WeightSettings* w = c->mutable_weight();
   ActivationSettings* a = c->mutable_activation();
   if (!w->has_range()) w->set_range(int16_pairs ? INT16_PAIR_SAFE : FULL);
-  if (name == "x86-avx2" && !c->has_keep_depthwise_float()) c->set_keep_depthwise_float(true);
   if (name == "tensorrt") {
     if (!a->has_type()) a->set_type(INT8);
     if (!a->has_symmetric()) a->set_symmetric(true);

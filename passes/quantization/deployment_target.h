@@ -9,7 +9,8 @@
 //              weights kept pair-safe (x86 without VNNI cannot saturate on
 //              them), uint8 asymmetric activations.
 //   x86-avx2   ONNX Runtime on x86 without VNNI: pair-safe weights, uint8
-//              activations, depthwise convs stay float (slower in int8 there).
+//              activations, and the speed guard: depthwise convs stay float
+//              when the speed estimate says that is faster there.
 //   x86-vnni   ONNX Runtime on x86 with AVX512-VNNI / AVX-VNNI: full int8
 //              weights (int32 accumulation), uint8 activations.
 //   arm64      ONNX Runtime on ARM64: full int8 weights, uint8 activations.
@@ -48,6 +49,9 @@ struct DeploymentTarget {
   // x86 without VNNI: u8 x s8 products added in pairs into saturating int16.
   bool int16_pairs = false;
   bool amct_record = false;  // write AMCT's record and SearchN's shift_bit
+  // Quantize depthwise convs or keep them float, whichever the speed
+  // estimate for this target's CPUs finds faster (unless the config says).
+  bool speed_guard = false;
   // Fills the config's unset fields with the target's choices.
   void Apply(QuantizationConfig* config) const;
   // Whether a model quantized for this target computes as intended on `cpu`,

@@ -7,7 +7,9 @@
 // the compress config, the file in config=..., then these options.
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "google/protobuf/text_format.h"
+#include "analysis/calibration/calibration_data.h"
 #include "ir/atomic_file.h"
 #include "ir/export.h"
 #include "passes/pass/registry.h"
@@ -19,6 +21,8 @@
 #include "passes/quantization/quantization_run_settings.h"
 #include "passes/quantization/quantizer.h"
 #include "passes/quantization/search_n.h"
+#include "passes/quantization/speed_estimate.h"
+#include "passes/quantization/target_emulation.h"
 #include "passes/quantization/weight_quantizers.h"
 
 namespace onnxc {
@@ -76,8 +80,15 @@ class Quantize : public Pass {
     // SearchN needs the float layer outputs: a copy of the model before the
     // rewrite (copy-on-write: weights are not copied).
     std::unique_ptr<Model> float_model = (*target)->amct_record ? model.Clone() : nullptr;
-    auto report = QuantizeModel(model, *settings, qo);
+    absl::StatusOr<QuantizeReport> report;
+    std::string guard_note;
+    if ((*target)->speed_guard && !config.has_keep_depthwise_float() && HasDepthwiseConv(model)) {
+      report = QuantizeWithSpeedGuard(model, *settings, qo, **target, ctx, &guard_note);
+    } else {
+      report = QuantizeModel(model, *settings, qo);
+    }
     if (!report.ok()) return report.status();
+    if (!guard_note.empty()) report->notes.push_back(guard_note);
     report->notes.insert(report->notes.end(), prepared->begin(), prepared->end());
     if (float_model) {
       absl::Status s = AddShiftBits(*float_model, ctx, CalibrationSettingsFor(config, *ctx.settings), &report->record);
@@ -90,6 +101,56 @@ class Quantize : public Pass {
   }
 
  private:
+  // The speed guard (target x86-avx2): ONNX Runtime without VNNI runs
+  // depthwise convolutions slower in int8 than in float, but keeping them
+  // float adds a DequantizeLinear and a QuantizeLinear around each. Both
+  // ways are quantized (on copy-on-write clones) and the one the speed
+  // estimate (speed_estimate.h) finds faster on the first calibration sample
+  // is kept.
+  absl::StatusOr<QuantizeReport> QuantizeWithSpeedGuard(Model& model, const QuantizationSettings& settings,
+                                                       const QuantizeOptions& qo, const DeploymentTarget& target,
+                                                       PassContext& ctx, std::string* note) {
+    auto data = CalibrationData::Open(model, ctx.settings->calibration.data, 1);
+    if (!data.ok()) return data.status();
+    auto sample = (*data)->Next();
+    if (!sample.ok()) return sample.status();
+    if (!*sample) return QuantizeModel(model, settings, qo);
+    const ExecutorOptions eo = ctx.ForAnalyses().executor;
+    auto float_work = ProfileWork(model, (*sample)->inputs, eo);
+    if (!float_work.ok()) return float_work.status();
+    struct Way {
+      bool keep_depthwise_float;
+      std::unique_ptr<Model> model;
+      QuantizeReport report;
+      SpeedEstimate speed;
+    };
+    std::vector<Way> ways;
+    for (bool keep : {false, true}) {
+      QuantizationConfig c = settings.config();
+      c.set_keep_depthwise_float(keep);
+      auto s = QuantizationSettings::FromConfig(std::move(c), "speed guard");
+      if (!s.ok()) return s.status();
+      Way w{keep, model.Clone(), {}, {}};
+      auto r = QuantizeModel(*w.model, *s, qo);
+      if (!r.ok()) return r.status();
+      w.report = *std::move(r);
+      auto emulated = EmulateTarget(*w.model, target, eo);
+      if (!emulated.ok()) return emulated.status();
+      auto work = ProfileWork(*emulated->model, (*sample)->inputs, emulated->executor);
+      if (!work.ok()) return work.status();
+      w.speed = EstimateSpeed(*float_work, *work, OrtX86NoVnniCosts());
+      ways.push_back(std::move(w));
+    }
+    Way& best = ways[1].speed.speedup() > ways[0].speed.speedup() ? ways[1] : ways[0];
+    *note = absl::StrFormat(
+        "speed guard: depthwise convs %s (estimated int8 vs float on %s: %.2fx with them int8, %.2fx with them "
+        "float)",
+        best.keep_depthwise_float ? "kept float" : "quantized", best.speed.cpu, ways[0].speed.speedup(),
+        ways[1].speed.speedup());
+    model.Swap(*best.model);
+    return std::move(best.report);
+  }
+
   // SearchN's shift_bit for every quantized Conv/ConvTranspose/Gemm/MatMul.
   absl::Status AddShiftBits(const Model& float_model, const PassContext& ctx, const CalibrationSettings& calibration,
                             QuantizationRecord* record) {

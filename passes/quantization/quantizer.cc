@@ -730,6 +730,14 @@ void QuantizeGraphs(Model& model, Graph& g, const std::string& prefix, const Qua
 
 }  // namespace
 
+bool HasDepthwiseConv(const Model& model) {
+  bool found = false;
+  const_cast<Model&>(model).graph().ForEachGraph([&](Graph* g) {
+    for (const auto& n : g->nodes()) found |= IsDepthwiseConv(model, *n);
+  });
+  return found;
+}
+
 absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSettings& settings,
                                              const QuantizeOptions& options) {
   const int64_t opset = model.OpsetVersion("");

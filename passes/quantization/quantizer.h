@@ -60,6 +60,10 @@ std::vector<std::pair<const Node*, std::string>> StableNodeIds(const Graph& grap
 // sensitivity analysis.
 std::vector<std::string> QuantizableLayers(const Model& model, const QuantizationSettings& settings);
 
+// Whether any graph of the model holds a depthwise convolution (one input
+// and one output channel per group).
+bool HasDepthwiseConv(const Model& model);
+
 absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSettings& settings,
                                              const QuantizeOptions& options);
 

@@ -37,23 +37,27 @@ void CollectLargeTensors(const Graph& g, std::map<std::string, const Tensor*>* i
   }
 }
 
-// Big tensors of the converted graph (placeholders or copies) shrunk to
-// placeholders, so only the structure crosses the pipe.
-void ShrinkLargeTensors(onnx::GraphProto* g) {
+// The converted graph's copies of the tensors in `init` and `constants`
+// (placeholders from the export, or the converter's copies) shrunk to
+// placeholders, so only the structure crosses the pipe. Tensors the
+// converter made stay as they are.
+void ShrinkLargeTensors(onnx::GraphProto* g, const std::map<std::string, const Tensor*>& init,
+                        const std::map<std::string, const onnx::TensorProto*>& constants) {
   auto shrink = [](onnx::TensorProto* t) {
-    if (t->ByteSizeLong() <= static_cast<size_t>(kMaxInlineBytes)) return;
     t->clear_float_data();
     t->clear_int32_data();
     t->clear_int64_data();
     t->clear_double_data();
     t->set_raw_data(std::string(1, '\0'));
   };
-  for (auto& t : *g->mutable_initializer()) shrink(&t);
+  for (auto& t : *g->mutable_initializer())
+    if (init.count(t.name())) shrink(&t);
   for (auto& n : *g->mutable_node())
     for (auto& a : *n.mutable_attribute()) {
-      if (a.has_t() && n.op_type() == "Constant") shrink(a.mutable_t());
-      if (a.has_g()) ShrinkLargeTensors(a.mutable_g());
-      for (auto& sub : *a.mutable_graphs()) ShrinkLargeTensors(&sub);
+      if (a.has_t() && n.op_type() == "Constant" && n.output_size() == 1 && constants.count(n.output(0)))
+        shrink(a.mutable_t());
+      if (a.has_g()) ShrinkLargeTensors(a.mutable_g(), init, constants);
+      for (auto& sub : *a.mutable_graphs()) ShrinkLargeTensors(&sub, init, constants);
     }
 }
 
@@ -61,7 +65,6 @@ void ShrinkLargeTensors(onnx::GraphProto* g) {
 absl::Status RestoreLargeTensors(onnx::GraphProto* g, const std::map<std::string, const Tensor*>& init,
                                  const std::map<std::string, const onnx::TensorProto*>& constants) {
   for (auto& t : *g->mutable_initializer()) {
-    if (t.raw_data().size() != 1) continue;
     auto it = init.find(t.name());
     if (it == init.end()) continue;
     // ToProto appends dims, so the placeholder is emptied first.
@@ -72,10 +75,8 @@ absl::Status RestoreLargeTensors(onnx::GraphProto* g, const std::map<std::string
   }
   for (auto& n : *g->mutable_node())
     for (auto& a : *n.mutable_attribute()) {
-      if (a.has_t() && n.op_type() == "Constant" && a.t().raw_data().size() == 1 && n.output_size() == 1) {
-        auto it = constants.find(n.output(0));
-        if (it == constants.end())
-          return absl::InternalError(absl::StrCat("upgrade-opset: lost the value of Constant ", n.output(0)));
+      auto it = n.output_size() == 1 ? constants.find(n.output(0)) : constants.end();
+      if (a.has_t() && n.op_type() == "Constant" && it != constants.end()) {
         std::string name = a.t().name();
         *a.mutable_t() = *it->second;
         a.mutable_t()->set_name(name);
@@ -186,6 +187,9 @@ absl::Status UpgradeOpset(Model& model, int64_t to) {
   if (to > kConverterMaxOpset)
     return absl::InvalidArgumentError(absl::StrCat("upgrade-opset: ONNX 1.12's converter goes up to opset ",
                                                    kConverterMaxOpset, ", not ", to));
+  std::map<std::string, const Tensor*> init;
+  std::map<std::string, const onnx::TensorProto*> constants;
+  CollectLargeTensors(model.graph(), &init, &constants);
   auto bytes = RunInChildProcess(
       [&]() -> absl::StatusOr<std::string> {
         ExportOptions opts;
@@ -199,7 +203,7 @@ absl::Status UpgradeOpset(Model& model, int64_t to) {
           MakeSoftmaxRanksKnown(exported.mutable_graph(), &counter);
         }
         onnx::ModelProto converted = onnx::version_conversion::ConvertVersion(exported, static_cast<int>(to));
-        ShrinkLargeTensors(converted.mutable_graph());
+        ShrinkLargeTensors(converted.mutable_graph(), init, constants);
         return converted.SerializeAsString();
       },
       "ONNX's version converter");
@@ -208,9 +212,6 @@ absl::Status UpgradeOpset(Model& model, int64_t to) {
                                                             bytes.status().message()));
   onnx::ModelProto proto;
   if (!proto.ParseFromString(*bytes)) return absl::InternalError("upgrade-opset: the converter returned garbage");
-  std::map<std::string, const Tensor*> init;
-  std::map<std::string, const onnx::TensorProto*> constants;
-  CollectLargeTensors(model.graph(), &init, &constants);
   absl::Status restored = RestoreLargeTensors(proto.mutable_graph(), init, constants);
   if (!restored.ok()) return restored;
   auto upgraded = ImportModel(std::move(proto), model.dir(), model.path());
