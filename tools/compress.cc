@@ -34,6 +34,7 @@
 #include "tools/cli_util.h"
 #include "tools/html_report.h"
 #include "kernels/cpu_features.h"
+#include "passes/sparsity/sparsity_run_settings.h"
 #include "passes/quantization/deployment_target.h"
 #include "passes/quantization/quantization_run_settings.h"
 #include "passes/quantization/speed_estimate.h"
@@ -360,6 +361,9 @@ int Main(int argc, char** argv) {
                                                                           : absl::GetFlag(FLAGS_fake_quant_output);
   if (!fake_quant.empty()) quantization.fake_quant_path = ResolveUserPath(fake_quant);
   settings.families.Set(quantization);
+  SparsityRunSettings sparsity;
+  if (!output.empty()) sparsity.record_path = output + ".sparsity_record.json";
+  settings.families.Set(sparsity);
   PassContext ctx;
   ctx.settings = &settings;
   absl::Status run = (*pm)->Run(**model, ctx);
