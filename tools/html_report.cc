@@ -204,6 +204,37 @@ std::string RenderHtmlReport(const nlohmann::json& j) {
       }
       absl::StrAppend(&h, "</table>");
     }
+    if (p["pass"] == "sparsify" && p.contains("details") && p["details"].contains("layers")) {
+      const auto& d = p["details"];
+      absl::StrAppend(&h, "<h2>Sparsity <code>", Esc(Str(p["spelling"])), "</code></h2><p>pattern <b>",
+                      Esc(Str(d["pattern"])), "</b>, method <b>", Esc(Str(d["method"])), "</b>, ",
+                      Str(d["layers"].size()), " layers sparsified, ", Str(d["skipped"].size()),
+                      " left dense. Longer bar = more error.</p>");
+      std::vector<std::pair<std::string, double>> layer_sqnr, weight_sqnr;
+      for (const auto& l : d["layers"]) {
+        std::string name = Str(l["node"]) + " (" + Str(l["op_type"]) + ")";
+        if (l.contains("layer_sqnr_db")) layer_sqnr.emplace_back(name, Num(l["layer_sqnr_db"]));
+        weight_sqnr.emplace_back(name, Num(l["weight_sqnr_db"]));
+      }
+      absl::StrAppend(&h, BarChart("layer output SQNR after pruning, on calibration data (dB)", layer_sqnr, "dB",
+                                   "#4a7bd0", "f"), "<br>");
+      absl::StrAppend(&h, BarChart("weight SQNR after pruning (dB)", weight_sqnr, "dB", "#d08a4a", "f"));
+      absl::StrAppend(&h, "<table><tr><th>node</th><th>op</th><th>weight shape</th><th>axis</th><th>zero</th>"
+                          "<th>layer SQNR dB</th><th>weight SQNR dB</th><th>method</th></tr>");
+      for (const auto& l : d["layers"])
+        absl::StrAppend(&h, absl::StrFormat("<tr><td>%s</td><td>%s</td><td>%s</td><td class='n'>%s</td>"
+                                            "<td class='n'>%.1f%%</td><td class='n'>%s</td><td class='n'>%.1f</td>"
+                                            "<td>%s</td></tr>",
+                                            Esc(Str(l["node"])), Esc(Str(l["op_type"])), Esc(l["shape"].dump()),
+                                            Str(l["axis"]), 100 * Num(l["sparsity"]),
+                                            l.contains("layer_sqnr_db") ? absl::StrFormat("%.1f", Num(l["layer_sqnr_db"]))
+                                                                        : std::string(""),
+                                            Num(l["weight_sqnr_db"]), Esc(Str(l["method"]))));
+      for (const auto& l : d["skipped"])
+        absl::StrAppend(&h, "<tr><td>", Esc(Str(l["node"])), "</td><td colspan=7>dense: ", Esc(Str(l["reason"])),
+                        "</td></tr>");
+      absl::StrAppend(&h, "</table>");
+    }
     if (p["pass"] == "fallback" && p.contains("details")) {
       const auto& d = p["details"];
       absl::StrAppend(&h, "<h2>Fallback <code>", Esc(Str(p["spelling"])), "</code></h2>");

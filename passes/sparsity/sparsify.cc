@@ -144,9 +144,10 @@ class Sparsify : public Pass {
     r.preserved = r.changes == 0 ? PreservedAnalyses::All() : PreservedAnalyses::None();
     r.notes.insert(r.notes.begin(),
                    absl::StrFormat("%d weights sparsified to %s by %s: %d of %d weights zero (%.1f%%), %.1f s; %d "
-                                   "layers left dense (reasons below)",
+                                   "layers left dense%s",
                                    layers.size(), pattern_.ToString(), method_, zeros, weights,
-                                   weights ? 100.0 * zeros / weights : 0.0, seconds, skipped_.size()));
+                                   weights ? 100.0 * zeros / weights : 0.0, seconds, skipped_.size(),
+                                   skipped_.empty() ? "" : " (reasons below)"));
     for (const auto& l : layers)
       if (l.contains("layer_sqnr_db"))
         r.notes.push_back(absl::StrFormat("%s: %.1f%% zero, layer output SQNR %.1f dB on calibration data",
