@@ -8,11 +8,14 @@
 #include "absl/strings/str_format.h"
 
 namespace onnxc {
-namespace {
 
-double Now() {
+double MonotonicSeconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
+
+namespace {
+
+double Now() { return MonotonicSeconds(); }
 
 // "calibrating [#####.....] 128/256 samples, 3.1 s (pass 2/2: histograms)"
 void DrawBar(const ProgressEvent& e) {

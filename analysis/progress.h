@@ -47,6 +47,9 @@ class Reporter {
 
 // Tracks one job and forwards throttled events (at most one per 50 ms, plus
 // the last one) to a Reporter.
+// Seconds on a monotonic clock, for timing long jobs.
+double MonotonicSeconds();
+
 class ProgressTracker {
  public:
   ProgressTracker(const Reporter& reporter, std::string task, std::string unit, int64_t total);

@@ -7,13 +7,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "analysis/calibration/calibration_data.h"
+#include "analysis/progress.h"
 
 namespace onnxc {
 namespace {
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // Rows per block: large enough for an efficient rank-k update, small enough
 // that a block of 4608 features stays a few MB.
@@ -61,7 +58,7 @@ absl::Status LayerStatistics::Merge(const LayerStatistics& other) {
 
 absl::StatusOr<std::unique_ptr<LayerStatistics>> LayerStatistics::Compute(Model& model, const AnalysisContext& ctx,
                                                                           const Settings& settings) {
-  const double start = Now();
+  const double start = MonotonicSeconds();
   auto stats = std::make_unique<LayerStatistics>();
   std::set<std::string> wanted(settings.layers.begin(), settings.layers.end());
   // By the Value the layers read: several layers may read one input.
@@ -140,7 +137,7 @@ absl::StatusOr<std::unique_ptr<LayerStatistics>> LayerStatistics::Compute(Model&
   for (auto& [name, g] : stats->layers)
     if (!g.diagonal_only)
       for (Eigen::MatrixXd& h : g.gram) h.triangularView<Eigen::StrictlyUpper>() = h.transpose();
-  stats->seconds = Now() - start;
+  stats->seconds = MonotonicSeconds() - start;
   return stats;
 }
 

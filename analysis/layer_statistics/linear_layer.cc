@@ -25,24 +25,26 @@ std::string LinearLayer::name() const {
   return node->num_outputs() > 0 && node->output(0) ? node->output(0)->name() : node->op_type();
 }
 
+int64_t LinearLayer::ElementIndex(int64_t g, int64_t k, int64_t c, int64_t r, int64_t s) const {
+  const int64_t kk = kernel_h * kernel_w;
+  switch (kind) {
+    case Kind::kConv: return ((g * outputs_per_group + k) * channels_per_group + c) * kk + r * kernel_w + s;
+    case Kind::kConvTranspose: return ((g * channels_per_group + c) * outputs_per_group + k) * kk + r * kernel_w + s;
+    case Kind::kGemm: return trans_b ? k * channels_per_group + c : c * outputs_per_group + k;
+    case Kind::kMatMul: return c * outputs_per_group + k;
+  }
+  return 0;
+}
+
 std::vector<Eigen::MatrixXd> LinearLayer::ToMatrices(const Tensor& weight) const {
   std::vector<float> w = weight.ToFloatVector();
   std::vector<Eigen::MatrixXd> m(groups, Eigen::MatrixXd::Zero(outputs_per_group, features()));
-  const int64_t kk = kernel_h * kernel_w;
   for (int64_t g = 0; g < groups; ++g)
     for (int64_t k = 0; k < outputs_per_group; ++k)
       for (int64_t c = 0; c < channels_per_group; ++c)
         for (int64_t r = 0; r < kernel_h; ++r)
           for (int64_t s = 0; s < kernel_w; ++s) {
-            int64_t at = 0;
-            switch (kind) {
-              case Kind::kConv: at = ((g * outputs_per_group + k) * channels_per_group + c) * kk + r * kernel_w + s; break;
-              case Kind::kConvTranspose:
-                at = ((g * channels_per_group + c) * outputs_per_group + k) * kk + r * kernel_w + s;
-                break;
-              case Kind::kGemm: at = trans_b ? k * channels_per_group + c : c * outputs_per_group + k; break;
-              case Kind::kMatMul: at = c * outputs_per_group + k; break;
-            }
+            const int64_t at = ElementIndex(g, k, c, r, s);
             m[g](k, Feature(c, r, s)) = w[at];
           }
   return m;
@@ -51,21 +53,12 @@ std::vector<Eigen::MatrixXd> LinearLayer::ToMatrices(const Tensor& weight) const
 void LinearLayer::FromMatrices(const std::vector<Eigen::MatrixXd>& m, Tensor* weight) const {
   Tensor t(onnx::TensorProto::FLOAT, weight_dims);
   float* w = t.mutable_data<float>();
-  const int64_t kk = kernel_h * kernel_w;
   for (int64_t g = 0; g < groups; ++g)
     for (int64_t k = 0; k < outputs_per_group; ++k)
       for (int64_t c = 0; c < channels_per_group; ++c)
         for (int64_t r = 0; r < kernel_h; ++r)
           for (int64_t s = 0; s < kernel_w; ++s) {
-            int64_t at = 0;
-            switch (kind) {
-              case Kind::kConv: at = ((g * outputs_per_group + k) * channels_per_group + c) * kk + r * kernel_w + s; break;
-              case Kind::kConvTranspose:
-                at = ((g * channels_per_group + c) * outputs_per_group + k) * kk + r * kernel_w + s;
-                break;
-              case Kind::kGemm: at = trans_b ? k * channels_per_group + c : c * outputs_per_group + k; break;
-              case Kind::kMatMul: at = c * outputs_per_group + k; break;
-            }
+            const int64_t at = ElementIndex(g, k, c, r, s);
             w[at] = static_cast<float>(m[g](k, Feature(c, r, s)));
           }
   t.set_doc_string(weight->doc_string());

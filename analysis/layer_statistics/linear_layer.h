@@ -55,6 +55,8 @@ struct LinearLayer {
   int64_t Feature(int64_t c, int64_t r, int64_t s) const { return (r * kernel_w + s) * padded_channels + c; }
   bool IsPadding(int64_t feature) const { return feature % padded_channels >= channels_per_group; }
 
+  // Where output k, channel c, kernel (r, s) of group g sits in the weight tensor.
+  int64_t ElementIndex(int64_t g, int64_t k, int64_t c, int64_t r, int64_t s) const;
   // The weight in float (dequantized if it is read through DequantizeLinear).
   absl::StatusOr<Tensor> ReadWeight(const Model& model) const;
   // The weight as one matrix per group (padding features are 0).

@@ -20,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "analysis/layer_statistics/layer_statistics.h"
 #include "analysis/output_check.h"
+#include "analysis/progress.h"
 #include "ir/atomic_file.h"
 #include "ir/constants.h"
 #include "ir/name_match.h"
@@ -32,9 +33,6 @@
 namespace onnxc {
 namespace {
 
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 int ReductionAxis(const LinearLayer& l) {
   switch (l.kind) {
@@ -95,7 +93,7 @@ class Sparsify : public Pass {
     if (data_method && (calib.data.empty() || calib.data == "random"))
       return absl::InvalidArgumentError(absl::StrCat(
           "sparsify: method ", method_, " needs calibration data (--calib-data); method=magnitude needs none"));
-    const double start = Now();
+    const double start = MonotonicSeconds();
     std::unique_ptr<Model> before = model.Clone();  // copy-on-write: weights are shared until rewritten
 
     PassResult r;
@@ -138,7 +136,7 @@ class Sparsify : public Pass {
       }
     }
     progress.Finish();
-    const double seconds = Now() - start;
+    const double seconds = MonotonicSeconds() - start;
 
     r.changes = static_cast<int64_t>(layers.size());
     r.preserved = r.changes == 0 ? PreservedAnalyses::All() : PreservedAnalyses::None();
