@@ -33,7 +33,6 @@
 namespace onnxc {
 namespace {
 
-
 int ReductionAxis(const LinearLayer& l) {
   switch (l.kind) {
     case LinearLayer::Kind::kConv: return 1;
