@@ -88,7 +88,7 @@ class Decompose : public Pass {
 
     ProgressTracker progress(ctx.settings->reporter, "decompose (SVD)", "layers", static_cast<int64_t>(candidates.size()));
     for (size_t i = 0; i < candidates.size(); ++i) {
-      absl::Status s = ChooseRank(model, &candidates[i], target > 0);
+      absl::Status s = ChooseRank(model, &candidates[i], target > 0, ctx.settings->threads);
       if (!s.ok()) return s;
       progress.Update(static_cast<int64_t>(i + 1), candidates[i].layer.name());
     }
@@ -229,7 +229,7 @@ class Decompose : public Pass {
   }
 
   // The SVD (as many values as the rank rule needs) and the rank.
-  absl::Status ChooseRank(Model& model, Candidate* c, bool searching) {
+  absl::Status ChooseRank(Model& model, Candidate* c, bool searching, int threads) {
     auto w = c->layer.ReadWeight(model);
     if (!w.ok()) return w.status();
     Eigen::MatrixXd m = Unfold(c->layer, *w);
@@ -241,19 +241,19 @@ class Decompose : public Pass {
     const int64_t even = c->cost.per_rank > 0 ? c->cost.original / c->cost.per_rank : L;
     int64_t rank = 0;
     if (searching) {
-      c->svd = ComputeTruncatedSvd(m, std::min(L, std::max<int64_t>(even, 1)));
+      c->svd = ComputeTruncatedSvd(m, std::min(L, std::max<int64_t>(even, 1)), 1, threads);
       c->why = "searched under target-macs";
       return absl::OkStatus();
     }
     if (rule == "auto") {
-      c->svd = ComputeTruncatedSvd(m, std::min(L, L / 4 + 32));
+      c->svd = ComputeTruncatedSvd(m, std::min(L, L / 4 + 32), 1, threads);
       EvbmfResult e = Evbmf(c->svd.s, L, M, c->svd.residual);
       double lo = L / (d + 1), hi = L / d;
       double clamped = std::min(std::max<double>(e.rank, lo), hi);
       rank = RoundRank(clamped, round_to, L);
       c->why = absl::StrFormat("EVBMF %d, clamped to [%.0f, %.0f], rounded to %d", e.rank, lo, hi, round_to);
     } else if (rule == "energy") {
-      c->svd = ComputeTruncatedSvd(m, L);
+      c->svd = ComputeTruncatedSvd(m, L, 1, threads);
       const double want = options().GetFloat("energy") * (c->svd.s.squaredNorm() + c->svd.residual);
       double acc = 0;
       while (rank < c->svd.s.size() && acc < want) acc += c->svd.s[rank] * c->svd.s[rank], ++rank;
@@ -262,14 +262,14 @@ class Decompose : public Pass {
     } else if (rule == "ratio") {
       double r = options().GetFloat("ratio") * c->cost.original / std::max<int64_t>(1, c->cost.per_rank);
       rank = std::max<int64_t>(1, std::min<int64_t>(L, r / std::max<int64_t>(1, round_to) * std::max<int64_t>(1, round_to)));
-      c->svd = ComputeTruncatedSvd(m, rank);
+      c->svd = ComputeTruncatedSvd(m, rank, 1, threads);
       c->why = absl::StrFormat("%.3g of the layer's multiply-adds", options().GetFloat("ratio"));
     } else {
       int64_t fixed = 0;
       if (!absl::SimpleAtoi(rule, &fixed) || fixed < 1)
         return absl::InvalidArgumentError(absl::StrCat("decompose: rank '", rule, "': auto, energy, ratio or a number"));
       rank = std::min(fixed, L);
-      c->svd = ComputeTruncatedSvd(m, rank);
+      c->svd = ComputeTruncatedSvd(m, rank, 1, threads);
       c->why = "fixed";
     }
     c->rank = rank;

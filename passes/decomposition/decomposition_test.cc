@@ -51,7 +51,7 @@ TEST(TruncatedSvd, RandomisedMatchesExactOnALargeMatrix) {
   Eigen::MatrixXd a = u * s.asDiagonal() * v.transpose();
   Eigen::MatrixXd wide(n, n + 400);  // > 1024 on the small side: the randomised path
   wide << a, Eigen::MatrixXd::Zero(n, 400);
-  TruncatedSvd t = ComputeTruncatedSvd(wide, 100);
+  TruncatedSvd t = ComputeTruncatedSvd(wide, 100, 1, 2);
   ASSERT_EQ(t.s.size(), 100);
   // A randomised method: the leading values to 1e-3, the approximation
   // within 1% of the optimal rank-100 error (Eckart-Young).

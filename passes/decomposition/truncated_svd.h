@@ -19,7 +19,8 @@ struct TruncatedSvd {
   double residual = 0;  // ||A||_F^2 - sum s^2: the energy of the values not computed
 };
 
-TruncatedSvd ComputeTruncatedSvd(const Eigen::MatrixXd& a, int64_t k, uint64_t seed = 1);
+// `threads` split the large products of the randomised path.
+TruncatedSvd ComputeTruncatedSvd(const Eigen::MatrixXd& a, int64_t k, uint64_t seed = 1, int threads = 1);
 
 }  // namespace onnxc
 
