@@ -235,6 +235,39 @@ std::string RenderHtmlReport(const nlohmann::json& j) {
                         "</td></tr>");
       absl::StrAppend(&h, "</table>");
     }
+    if (p["pass"] == "decompose" && p.contains("details") && p["details"].contains("layers")) {
+      const auto& d = p["details"];
+      absl::StrAppend(&h, "<h2>Decomposition <code>", Esc(Str(p["spelling"])), "</code></h2><p>multiply-adds of "
+                      "Conv/Gemm/MatMul: ", Str(d["macs_before"]), " &rarr; ", Str(d["macs_after"]),
+                      ". Longer bar = more error.</p>");
+      std::vector<std::pair<std::string, double>> kept, sqnr;
+      for (const auto& l : d["layers"]) {
+        if (l["rank"].is_null()) continue;
+        std::string name = Str(l["node"]) + " (rank " + Str(l["rank"]) + " of " + Str(l["full_rank"]) + ")";
+        // Bars grow as values fall: share of the layer's MACs removed shows as (100 - kept%).
+        kept.emplace_back(name, 100.0 * Num(l["macs_after"]) / std::max(1.0, Num(l["macs_before"])));
+        sqnr.emplace_back(name, l.contains("layer_sqnr_db") ? Num(l["layer_sqnr_db"]) : Num(l["weight_sqnr_db"]));
+      }
+      absl::StrAppend(&h, BarChart("multiply-adds kept, % of the layer (longer = more removed)", kept, "%", "#5a9a5a", "f"), "<br>");
+      absl::StrAppend(&h, BarChart("layer output SQNR on calibration data with refine, else weight SQNR (dB)", sqnr, "dB",
+                                   "#4a7bd0", "f"));
+      absl::StrAppend(&h, "<table><tr><th>node</th><th>rank</th><th>why</th><th>MACs before</th><th>after</th>"
+                          "<th>params before</th><th>after</th><th>weight SQNR dB</th><th>layer SQNR dB</th></tr>");
+      for (const auto& l : d["layers"])
+        absl::StrAppend(&h, "<tr><td>", Esc(Str(l["node"])), "</td><td class='n'>", Str(l["rank"]), "</td><td>",
+                        Esc(Str(l.value("note", l["why"]))), "</td><td class='n'>", Str(l["macs_before"]),
+                        "</td><td class='n'>", Str(l.value("macs_after", nlohmann::json(""))), "</td><td class='n'>",
+                        Str(l.value("params_before", nlohmann::json(""))), "</td><td class='n'>",
+                        Str(l.value("params_after", nlohmann::json(""))), "</td><td class='n'>",
+                        l.contains("weight_sqnr_db") ? absl::StrFormat("%.1f", Num(l["weight_sqnr_db"])) : "",
+                        "</td><td class='n'>",
+                        l.contains("layer_sqnr_db") ? absl::StrFormat("%.1f", Num(l["layer_sqnr_db"])) : "",
+                        "</td></tr>");
+      for (const auto& l : d["skipped"])
+        absl::StrAppend(&h, "<tr><td>", Esc(Str(l["node"])), "</td><td colspan=8>kept: ", Esc(Str(l["reason"])),
+                        "</td></tr>");
+      absl::StrAppend(&h, "</table>");
+    }
     if (p["pass"] == "fallback" && p.contains("details")) {
       const auto& d = p["details"];
       absl::StrAppend(&h, "<h2>Fallback <code>", Esc(Str(p["spelling"])), "</code></h2>");
