@@ -70,7 +70,9 @@ Factorization Factorize(const LinearLayer& l, const Tensor& weight, const Trunca
   Eigen::VectorXd root = svd.s.head(rank).cwiseSqrt();
   // P: layer input features -> second-factor input features; B: the second factor as a matrix.
   const int64_t d = l.features(), second_in = IsConv(l) ? kw * rank : rank;
-  Eigen::MatrixXd p = Eigen::MatrixXd::Zero(second_in, d), b(n, second_in);
+  // P is only needed to refine (it is second_in x d: large for large layers).
+  const bool refine = h != nullptr;
+  Eigen::MatrixXd p = refine ? Eigen::MatrixXd::Zero(second_in, d) : Eigen::MatrixXd(), b(n, second_in);
   if (IsConv(l)) {
     f.first = Tensor(onnx::TensorProto::FLOAT, {rank, c, kh, 1});
     float* w1 = f.first.mutable_data<float>();
@@ -79,7 +81,8 @@ Factorization Factorize(const LinearLayer& l, const Tensor& weight, const Trunca
         for (int64_t y = 0; y < kh; ++y) {
           double v = svd.u(ci * kh + y, k) * root[k];
           w1[(k * c + ci) * kh + y] = static_cast<float>(v);
-          for (int64_t x = 0; x < kw; ++x) p(x * rank + k, l.Feature(ci, y, x)) = v;
+          if (refine)
+            for (int64_t x = 0; x < kw; ++x) p(x * rank + k, l.Feature(ci, y, x)) = v;
         }
     for (int64_t co = 0; co < n; ++co)
       for (int64_t k = 0; k < rank; ++k)
@@ -91,12 +94,12 @@ Factorization Factorize(const LinearLayer& l, const Tensor& weight, const Trunca
       for (int64_t k = 0; k < rank; ++k) {
         double v = svd.v(ci, k) * root[k];
         a[ci * rank + k] = static_cast<float>(v);
-        p(k, l.Feature(ci, 0, 0)) = v;
+        if (refine) p(k, l.Feature(ci, 0, 0)) = v;
       }
     for (int64_t co = 0; co < n; ++co)
       for (int64_t k = 0; k < rank; ++k) b(co, k) = root[k] * svd.u(co, k);
   }
-  if (h != nullptr) {
+  if (refine) {
     Eigen::MatrixXd w = l.ToMatrices(weight)[0];
     Eigen::MatrixXd php = p * (*h) * p.transpose();
     double lambda = 1e-4 * std::max(1e-30, php.diagonal().mean());
