@@ -43,6 +43,8 @@ std::vector<OptionSpec> QuantizationSettingOptions() {
           {"percentile", T::kFloat, "99.999", "percentile kept by method=percentile"},
           {"samples", T::kInt, "0", "calibration samples to use (0: all)"},
           {"target", T::kString, "", "deployment target whose choices fill unset settings (default: portable)"},
+          {"weight-method", T::kString, "rtn",
+           "weight-only schemes: rtn (round to nearest) | gptq (Hessian-compensated rounding; needs --calib-data)"},
           {"already-quantized", T::kString, "keep",
            "a model that holds quantized ops already: keep (left as it is) | extend (quantize its float ops too)"}};
 }
@@ -66,6 +68,12 @@ absl::StatusOr<QuantizationSettings> ResolveQuantizationSettings(const PassOptio
          {"dynamic", QuantizationConfig::DYNAMIC}});
     if (!s.ok()) return s.status();
     config.set_scheme(*s);
+  }
+  if (o.Has("weight-method")) {
+    auto m = ParseEnum<QuantizationConfig::WeightMethod>(pass, "weight-method", o.GetString("weight-method"),
+                                                         {{"rtn", QuantizationConfig::RTN}, {"gptq", QuantizationConfig::GPTQ}});
+    if (!m.ok()) return m.status();
+    config.set_weight_method(*m);
   }
   if (o.Has("method")) {
     auto m = ParseEnum<CalibrationMethod>(

@@ -13,6 +13,7 @@
 #include "ir/atomic_file.h"
 #include "ir/export.h"
 #include "passes/pass/registry.h"
+#include "analysis/layer_statistics/layer_statistics.h"
 #include "passes/quantization/amct_record.h"
 #include "passes/quantization/deployment_target.h"
 #include "passes/quantization/fake_quant.h"
@@ -63,6 +64,28 @@ class Quantize : public Pass {
     QuantizeOptions qo;
     if (auto* keep = ctx.state->Find<KeepFloatDecisions>()) qo.keep_float = keep->nodes;
     const bool weight_only = config.scheme() == QuantizationConfig::W8A16 || config.scheme() == QuantizationConfig::W4A16;
+    std::unique_ptr<LayerStatistics> grams;
+    if (weight_only && config.weight_method() == QuantizationConfig::GPTQ) {
+      // GPTQ: the Gram matrices of every MatMul/Gemm's calibration inputs, in one streaming pass.
+      const CalibrationSettings calibration = CalibrationSettingsFor(config, *ctx.settings);
+      if (calibration.data.empty() || calibration.data == "random")
+        return absl::InvalidArgumentError("quantize: weight-method=gptq needs calibration data (--calib-data)");
+      LayerStatistics::Settings ls;
+      ls.calibration = calibration;
+      for (LinearLayerCandidate& c : FindLinearLayers(model))
+        if (c.layer.ok() && (c.layer->kind == LinearLayer::Kind::kGemm || c.layer->kind == LinearLayer::Kind::kMatMul))
+          ls.layers.push_back(c.layer->name());
+      auto computed = LayerStatistics::Compute(model, ctx.ForAnalyses(), ls);
+      if (!computed.ok()) return computed.status();
+      grams = std::move(*computed);
+      qo.layer_gram = [&grams](const Node* n) -> const Eigen::MatrixXd* {
+        std::string name = !n->name().empty() ? n->name() : n->output(0)->name();
+        auto it = grams->layers.find(name);
+        return it == grams->layers.end() ? nullptr : &it->second.gram[0];
+      };
+      prepared->push_back(absl::StrCat("GPTQ: input Gram matrices of ", grams->layers.size(), " MatMul/Gemm layers from ",
+                                       grams->samples, " calibration samples"));
+    }
     if (weight_only || config.scheme() == QuantizationConfig::DYNAMIC) {
       // No calibration: weights only, or activations quantized at run time.
       auto report = weight_only ? QuantizeWeightOnly(model, *settings, qo) : QuantizeDynamic(model, *settings, qo);

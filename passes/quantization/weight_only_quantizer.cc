@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "ir/constants.h"
 #include "ir/rewrite.h"
+#include "passes/quantization/block_quantizer.h"
 #include "passes/quantization/quant_params.h"
 #include "passes/quantization/weight_quantizers.h"
 
@@ -23,57 +24,39 @@ struct Packed {
   double max_error = 0;
 };
 
-// `w` is [K, N] (transposed = false) or [N, K].
-Packed PackBlocks(const Tensor& w, bool transposed, int bits, int block, bool symmetric) {
+// The weight as outputs x inputs: `w` is [K, N] (transposed = false) or [N, K].
+Eigen::MatrixXd AsMatrix(const Tensor& w, bool transposed) {
   std::vector<float> v = w.ToFloatVector();
   const int64_t K = transposed ? w.dims()[1] : w.dims()[0], N = transposed ? w.dims()[0] : w.dims()[1];
-  const int64_t blocks = (K + block - 1) / block, blob = block * bits / 8;
-  const int qmax = (1 << bits) - 1, mid = 1 << (bits - 1);
+  Eigen::MatrixXd m(N, K);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k) m(n, k) = transposed ? v[n * K + k] : v[k * N + n];
+  return m;
+}
+
+Packed Pack(const BlockCodes& c, int bits, int block, bool symmetric) {
+  const int64_t N = c.rows, K = c.cols, blocks = c.blocks, blob = block * bits / 8;
   Packed p;
   p.codes = Tensor(onnx::TensorProto::UINT8, {N, blocks, blob});
   p.scales = Tensor(onnx::TensorProto::FLOAT, {N * blocks});
   int64_t zp_per_row = (blocks * bits + 7) / 8;
   if (!symmetric) p.zero_points = Tensor(onnx::TensorProto::UINT8, {N * zp_per_row});
   uint8_t* codes = p.codes.mutable_data<uint8_t>();
-  auto at = [&](int64_t k, int64_t n) { return transposed ? v[n * K + k] : v[k * N + n]; };
-  for (int64_t n = 0; n < N; ++n) {
+  for (int64_t n = 0; n < N; ++n)
     for (int64_t b = 0; b < blocks; ++b) {
-      int64_t k0 = b * block, k1 = std::min(K, k0 + block);
-      float lo = 0, hi = 0;
-      for (int64_t k = k0; k < k1; ++k) {
-        lo = std::min(lo, at(k, n));
-        hi = std::max(hi, at(k, n));
-      }
-      float scale;
-      int zp;
-      if (symmetric) {
-        // Codes in [0, 2^bits - 1] around `mid`, like ORT's 4-bit quantizer:
-        // the block's extreme maps to -mid.
-        float absmax = std::max(std::fabs(lo), std::fabs(hi));
-        float extreme = std::fabs(lo) >= std::fabs(hi) ? lo : hi;
-        scale = absmax == 0 ? 1.0f : -extreme / mid;
-        zp = mid;
-      } else {
-        scale = hi > lo ? (hi - lo) / qmax : 1.0f;
-        zp = std::clamp(static_cast<int>(std::nearbyint(-lo / scale)), 0, qmax);
-      }
-      p.scales.mutable_data<float>()[n * blocks + b] = scale;
+      const int zp = c.zero_points[n * blocks + b];
+      p.scales.mutable_data<float>()[n * blocks + b] = c.scales[n * blocks + b];
       if (!symmetric) {
         int64_t bit = b * bits;
-        uint8_t& byte = p.zero_points.mutable_data<uint8_t>()[n * zp_per_row + bit / 8];
-        byte |= static_cast<uint8_t>(zp << (bit % 8));
+        p.zero_points.mutable_data<uint8_t>()[n * zp_per_row + bit / 8] |= static_cast<uint8_t>(zp << (bit % 8));
       }
-      for (int64_t k = k0; k < k0 + block; ++k) {
-        int q = zp;  // padding past K dequantizes to 0
-        if (k < k1) {
-          q = std::clamp(static_cast<int>(std::nearbyint(at(k, n) / scale)) + zp, 0, qmax);
-          p.max_error = std::max(p.max_error, std::fabs((q - zp) * static_cast<double>(scale) - at(k, n)));
-        }
-        int64_t bit = (k - k0) * bits;
+      for (int64_t k = b * block; k < (b + 1) * block; ++k) {
+        int q = k < K ? c.codes[n * K + k] : zp;  // padding past K dequantizes to 0
+        int64_t bit = (k - b * block) * bits;
         codes[(n * blocks + b) * blob + bit / 8] |= static_cast<uint8_t>(q << (bit % 8));
       }
     }
-  }
+  p.max_error = c.max_error;
   return p;
 }
 
@@ -113,7 +96,18 @@ absl::StatusOr<QuantizeReport> QuantizeWeightOnly(Model& model, const Quantizati
     }
     bool transposed = gemm && n->GetInt("transB", 0) != 0;
     const int64_t K = transposed ? w->dims()[1] : w->dims()[0], N = transposed ? w->dims()[0] : w->dims()[1];
-    Packed p = PackBlocks(*w, transposed, bits, block, s.weight.symmetric());
+    BlockFormat format{bits, block, s.weight.symmetric()};
+    Eigen::MatrixXd matrix = AsMatrix(*w, transposed);
+    BlockCodes codes_chosen;
+    const Eigen::MatrixXd* h = options.layer_gram ? options.layer_gram(n) : nullptr;
+    if (h != nullptr) {
+      auto gptq = QuantizeBlocksGptq(matrix, h->topLeftCorner(K, K), format);
+      if (!gptq.ok()) return absl::Status(gptq.status().code(), absl::StrCat(id, ": ", gptq.status().message()));
+      codes_chosen = std::move(*gptq);
+    } else {
+      codes_chosen = QuantizeBlocksRtn(matrix, format);
+    }
+    Packed p = Pack(codes_chosen, bits, block, s.weight.symmetric());
     std::string base = n->name().empty() ? n->op_type() : n->name();
     Value* codes = g.AddInitializer(g.FreshName(base + "_B_q" + std::to_string(bits)), std::move(p.codes));
     Value* scales = g.AddInitializer(g.FreshName(base + "_B_scales"), std::move(p.scales));
@@ -145,7 +139,7 @@ absl::StatusOr<QuantizeReport> QuantizeWeightOnly(Model& model, const Quantizati
     layer->mutable_weight()->set_name(weight_name);
     layer->mutable_weight()->set_type(bits == 4 ? (s.weight.symmetric() ? INT4 : UINT4) : INT8);
     report.notes.push_back(absl::StrCat(id, ": ", K, "x", N, " -> ", bits, "-bit blocks of ", block,
-                                        ", max weight error ", p.max_error));
+                                        h ? " by GPTQ" : "", ", max weight error ", p.max_error));
     ++report.quantized_nodes;
   }
   if (report.quantized_nodes > 0 && model.OpsetVersion("com.microsoft") < 1) model.SetOpsetVersion("com.microsoft", 1);

@@ -1,43 +1,19 @@
 #include "passes/sparsity/sparse_gpt.h"
 
 #include "absl/strings/str_cat.h"
+#include "analysis/layer_statistics/inverse_hessian.h"
 
 namespace onnxc {
-namespace {
-
-// Upper Cholesky factor U of H^-1 (H^-1 = U^T U), damping as the reference.
-absl::StatusOr<Eigen::MatrixXd> InverseCholeskyUpper(Eigen::MatrixXd h, double damp) {
-  const int64_t d = h.rows();
-  double mean_diag = h.diagonal().mean();
-  if (!(mean_diag > 0)) mean_diag = 1;
-  for (int attempt = 0; attempt < 5; ++attempt, damp *= 10) {
-    Eigen::MatrixXd damped = h;
-    damped.diagonal().array() += damp * mean_diag;
-    Eigen::LLT<Eigen::MatrixXd> llt(damped);
-    if (llt.info() != Eigen::Success) continue;
-    Eigen::MatrixXd inv = llt.solve(Eigen::MatrixXd::Identity(d, d));
-    Eigen::LLT<Eigen::MatrixXd> llt_inv(inv);
-    if (llt_inv.info() != Eigen::Success) continue;
-    return Eigen::MatrixXd(llt_inv.matrixU());
-  }
-  return absl::FailedPreconditionError("the layer's input Gram matrix is singular even with damping");
-}
-
-}  // namespace
 
 absl::StatusOr<Mask> SparseGptPrune(Eigen::MatrixXd* w, const Eigen::MatrixXd& h_in, const NmPattern& pattern,
                                     const std::function<bool(int64_t)>& padding, const SparseGptSettings& settings) {
   Eigen::MatrixXd& W = *w;
   const int64_t d = W.cols(), rows = W.rows();
-  Eigen::MatrixXd h = h_in;
+  auto factor = FactorInverseHessian(h_in, settings.damp);
+  if (!factor.ok()) return factor.status();
   for (int64_t j = 0; j < d; ++j)
-    if (h(j, j) == 0) {  // never seen (padding, or always zero): weight 0
-      h(j, j) = 1;
-      W.col(j).setZero();
-    }
-  auto u = InverseCholeskyUpper(std::move(h), settings.damp);
-  if (!u.ok()) return u.status();
-  const Eigen::MatrixXd& U = *u;
+    if (factor->dead[j]) W.col(j).setZero();  // never seen (padding, or always zero): weight 0
+  const Eigen::MatrixXd& U = factor->upper;
   Mask mask = Mask::Constant(rows, d, true);
   const int64_t block = std::max<int64_t>(pattern.group, settings.block - settings.block % pattern.group);
   for (int64_t i1 = 0; i1 < d; i1 += block) {

@@ -1,0 +1,106 @@
+#include "passes/quantization/block_quantizer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "analysis/layer_statistics/inverse_hessian.h"
+
+namespace onnxc {
+namespace {
+
+struct Params {
+  float scale;
+  int zero_point;
+};
+
+// RTN's rule for one block's values (the range always includes 0).
+Params ChooseParams(const double* v, int64_t n, int64_t stride, const BlockFormat& f) {
+  const int qmax = (1 << f.bits) - 1, mid = 1 << (f.bits - 1);
+  float lo = 0, hi = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    lo = std::min(lo, static_cast<float>(v[i * stride]));
+    hi = std::max(hi, static_cast<float>(v[i * stride]));
+  }
+  if (f.symmetric) {
+    float absmax = std::max(std::fabs(lo), std::fabs(hi));
+    float extreme = std::fabs(lo) >= std::fabs(hi) ? lo : hi;
+    return {absmax == 0 ? 1.0f : -extreme / mid, mid};
+  }
+  float scale = hi > lo ? (hi - lo) / qmax : 1.0f;
+  return {scale, std::clamp(static_cast<int>(std::nearbyint(-lo / scale)), 0, qmax)};
+}
+
+int Code(double v, const Params& p, int bits) {
+  return std::clamp(static_cast<int>(std::nearbyint(v / p.scale)) + p.zero_point, 0, (1 << bits) - 1);
+}
+
+BlockCodes Empty(const Eigen::MatrixXd& w, const BlockFormat& f) {
+  BlockCodes c;
+  c.rows = w.rows();
+  c.cols = w.cols();
+  c.blocks = (c.cols + f.block - 1) / f.block;
+  c.codes.assign(c.rows * c.cols, 0);
+  c.scales.assign(c.rows * c.blocks, 1.0f);
+  c.zero_points.assign(c.rows * c.blocks, 0);
+  return c;
+}
+
+}  // namespace
+
+BlockCodes QuantizeBlocksRtn(const Eigen::MatrixXd& w_in, const BlockFormat& f) {
+  BlockCodes c = Empty(w_in, f);
+  const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> w = w_in;
+  for (int64_t n = 0; n < c.rows; ++n)
+    for (int64_t b = 0; b < c.blocks; ++b) {
+      int64_t k0 = b * f.block, k1 = std::min(c.cols, k0 + f.block);
+      Params p = ChooseParams(&w(n, k0), k1 - k0, 1, f);
+      c.scales[n * c.blocks + b] = p.scale;
+      c.zero_points[n * c.blocks + b] = static_cast<uint8_t>(p.zero_point);
+      for (int64_t k = k0; k < k1; ++k) {
+        c.codes[n * c.cols + k] = static_cast<uint8_t>(Code(w(n, k), p, f.bits));
+        c.max_error = std::max(c.max_error, std::fabs(c.Value(n, k, f.block) - w(n, k)));
+      }
+    }
+  return c;
+}
+
+absl::StatusOr<BlockCodes> QuantizeBlocksGptq(const Eigen::MatrixXd& w_in, const Eigen::MatrixXd& h, const BlockFormat& f,
+                                              double damp) {
+  auto factor = FactorInverseHessian(h, damp);
+  if (!factor.ok()) return factor.status();
+  const Eigen::MatrixXd& U = factor->upper;
+  BlockCodes c = Empty(w_in, f);
+  Eigen::MatrixXd W = w_in;
+  for (int64_t k = 0; k < c.cols; ++k)
+    if (factor->dead[k]) W.col(k).setZero();  // inputs never seen
+  const int64_t rows = c.rows, d = c.cols;
+  for (int64_t i1 = 0; i1 < d; i1 += f.block) {  // GPTQ block = quantization block
+    const int64_t b = i1 / f.block, count = std::min(f.block, d - i1);
+    Eigen::MatrixXd W1 = W.middleCols(i1, count), Err1(rows, count);
+    const Eigen::MatrixXd U1 = U.block(i1, i1, count, count);
+    std::vector<Params> params(rows);
+    for (int64_t n = 0; n < rows; ++n) {
+      Eigen::VectorXd row = W1.row(n).transpose();
+      params[n] = ChooseParams(row.data(), count, 1, f);
+      c.scales[n * c.blocks + b] = params[n].scale;
+      c.zero_points[n * c.blocks + b] = static_cast<uint8_t>(params[n].zero_point);
+    }
+    for (int64_t i = 0; i < count; ++i) {
+      Eigen::VectorXd q(rows);
+      for (int64_t n = 0; n < rows; ++n) {
+        int code = Code(W1(n, i), params[n], f.bits);
+        c.codes[n * c.cols + i1 + i] = static_cast<uint8_t>(code);
+        q[n] = (code - params[n].zero_point) * static_cast<double>(params[n].scale);
+      }
+      Eigen::VectorXd err = (W1.col(i) - q) / U1(i, i);
+      if (i + 1 < count) W1.rightCols(count - i - 1).noalias() -= err * U1.row(i).tail(count - i - 1);
+      Err1.col(i) = err;
+    }
+    if (i1 + count < d) W.rightCols(d - i1 - count).noalias() -= Err1 * U.block(i1, i1 + count, count, d - i1 - count);
+  }
+  for (int64_t n = 0; n < rows; ++n)
+    for (int64_t k = 0; k < d; ++k) c.max_error = std::max(c.max_error, std::fabs(c.Value(n, k, f.block) - w_in(n, k)));
+  return c;
+}
+
+}  // namespace onnxc
