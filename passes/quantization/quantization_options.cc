@@ -45,6 +45,8 @@ std::vector<OptionSpec> QuantizationSettingOptions() {
           {"target", T::kString, "", "deployment target whose choices fill unset settings (default: portable)"},
           {"weight-method", T::kString, "rtn",
            "weight-only schemes: rtn (round to nearest) | gptq (Hessian-compensated rounding; needs --calib-data)"},
+          {"bias-correction", T::kBool, "false",
+           "shift each quantized Conv/Gemm bias by its mean output error on calibration data"},
           {"already-quantized", T::kString, "keep",
            "a model that holds quantized ops already: keep (left as it is) | extend (quantize its float ops too)"}};
 }
@@ -69,6 +71,7 @@ absl::StatusOr<QuantizationSettings> ResolveQuantizationSettings(const PassOptio
     if (!s.ok()) return s.status();
     config.set_scheme(*s);
   }
+  if (o.Has("bias-correction")) config.set_bias_correction(o.GetBool("bias-correction"));
   if (o.Has("weight-method")) {
     auto m = ParseEnum<QuantizationConfig::WeightMethod>(pass, "weight-method", o.GetString("weight-method"),
                                                          {{"rtn", QuantizationConfig::RTN}, {"gptq", QuantizationConfig::GPTQ}});

@@ -14,6 +14,7 @@
 #include "ir/export.h"
 #include "passes/pass/registry.h"
 #include "analysis/layer_statistics/layer_statistics.h"
+#include "passes/quantization/bias_correction.h"
 #include "passes/quantization/amct_record.h"
 #include "passes/quantization/deployment_target.h"
 #include "passes/quantization/fake_quant.h"
@@ -65,6 +66,7 @@ class Quantize : public Pass {
     if (auto* keep = ctx.state->Find<KeepFloatDecisions>()) qo.keep_float = keep->nodes;
     const bool weight_only = config.scheme() == QuantizationConfig::W8A16 || config.scheme() == QuantizationConfig::W4A16;
     std::unique_ptr<LayerStatistics> grams;
+    LayerGramLookup layer_gram;
     if (weight_only && config.weight_method() == QuantizationConfig::GPTQ) {
       // GPTQ: the Gram matrices of every MatMul/Gemm's calibration inputs, in one streaming pass.
       const CalibrationSettings calibration = CalibrationSettingsFor(config, *ctx.settings);
@@ -78,7 +80,7 @@ class Quantize : public Pass {
       auto computed = LayerStatistics::Compute(model, ctx.ForAnalyses(), ls);
       if (!computed.ok()) return computed.status();
       grams = std::move(*computed);
-      qo.layer_gram = [&grams](const Node* n) -> const Eigen::MatrixXd* {
+      layer_gram = [&grams](const Node* n) -> const Eigen::MatrixXd* {
         std::string name = !n->name().empty() ? n->name() : n->output(0)->name();
         auto it = grams->layers.find(name);
         return it == grams->layers.end() ? nullptr : &it->second.gram[0];
@@ -88,7 +90,8 @@ class Quantize : public Pass {
     }
     if (weight_only || config.scheme() == QuantizationConfig::DYNAMIC) {
       // No calibration: weights only, or activations quantized at run time.
-      auto report = weight_only ? QuantizeWeightOnly(model, *settings, qo) : QuantizeDynamic(model, *settings, qo);
+      auto report =
+          weight_only ? QuantizeWeightOnly(model, *settings, qo, layer_gram) : QuantizeDynamic(model, *settings, qo);
       if (!report.ok()) return report.status();
       report->notes.insert(report->notes.end(), prepared->begin(), prepared->end());
       return Finish(model, ctx, config, *report, "none (" + QuantizationConfig::Scheme_Name(config.scheme()) + ")");
@@ -102,7 +105,8 @@ class Quantize : public Pass {
     if (!target.ok()) return target.status();
     // SearchN needs the float layer outputs: a copy of the model before the
     // rewrite (copy-on-write: weights are not copied).
-    std::unique_ptr<Model> float_model = (*target)->amct_record ? model.Clone() : nullptr;
+    std::unique_ptr<Model> float_model =
+        (*target)->amct_record || config.bias_correction() ? model.Clone() : nullptr;
     absl::StatusOr<QuantizeReport> report;
     std::string guard_note;
     if ((*target)->speed_guard && !config.has_keep_depthwise_float() && HasDepthwiseConv(model)) {
@@ -113,7 +117,13 @@ class Quantize : public Pass {
     if (!report.ok()) return report.status();
     if (!guard_note.empty()) report->notes.push_back(guard_note);
     report->notes.insert(report->notes.end(), prepared->begin(), prepared->end());
-    if (float_model) {
+    if (config.bias_correction()) {
+      auto bc = CorrectBiases(*float_model, model, CalibrationSettingsFor(config, *ctx.settings),
+                              ctx.ForAnalyses().executor, ctx.settings->reporter);
+      if (!bc.ok()) return bc.status();
+      report->notes.insert(report->notes.end(), bc->notes.begin(), bc->notes.end());
+    }
+    if ((*target)->amct_record) {
       absl::Status s = AddShiftBits(*float_model, ctx, CalibrationSettingsFor(config, *ctx.settings), &report->record);
       if (!s.ok()) return s;
       report->notes.push_back("SearchN: shift_bit per output channel in the record");

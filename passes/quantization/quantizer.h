@@ -16,13 +16,11 @@
 #ifndef ONNXC_PASSES_QUANTIZATION_QUANTIZER_H_
 #define ONNXC_PASSES_QUANTIZATION_QUANTIZER_H_
 
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
-#include "Eigen/Dense"
 #include "absl/status/statusor.h"
 #include "analysis/calibration/calibration_stats.h"
 #include "ir/model.h"
@@ -38,9 +36,6 @@ struct QuantizeOptions {
   std::optional<absl::flat_hash_set<std::string>> only;
   // Nodes (by StableNodeId) kept in float, with the reason, e.g. fallback.
   std::vector<std::pair<std::string, std::string>> keep_float;
-  // Weight-only GPTQ: the Gram matrix of a MatMul/Gemm's calibration inputs
-  // (nullptr: round to nearest).
-  std::function<const Eigen::MatrixXd*(const Node*)> layer_gram;
 };
 
 // The skip reason of nodes calibration never ran (If branches not taken).

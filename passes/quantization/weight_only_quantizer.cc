@@ -63,7 +63,7 @@ Packed Pack(const BlockCodes& c, int bits, int block, bool symmetric) {
 }  // namespace
 
 absl::StatusOr<QuantizeReport> QuantizeWeightOnly(Model& model, const QuantizationSettings& settings,
-                                                  const QuantizeOptions& options) {
+                                                  const QuantizeOptions& options, const LayerGramLookup& layer_gram) {
   QuantizeReport report;
   const QuantizationConfig& config = settings.config();
   const int bits = config.scheme() == QuantizationConfig::W4A16 ? 4 : 8;
@@ -99,7 +99,7 @@ absl::StatusOr<QuantizeReport> QuantizeWeightOnly(Model& model, const Quantizati
     BlockFormat format{bits, block, s.weight.symmetric()};
     Eigen::MatrixXd matrix = AsMatrix(*w, transposed);
     BlockCodes codes_chosen;
-    const Eigen::MatrixXd* h = options.layer_gram ? options.layer_gram(n) : nullptr;
+    const Eigen::MatrixXd* h = layer_gram ? layer_gram(n) : nullptr;
     if (h != nullptr) {
       auto gptq = QuantizeBlocksGptq(matrix, h->topLeftCorner(K, K), format);
       if (!gptq.ok()) return absl::Status(gptq.status().code(), absl::StrCat(id, ": ", gptq.status().message()));

@@ -11,14 +11,22 @@
 #ifndef ONNXC_PASSES_QUANTIZATION_WEIGHT_QUANTIZERS_H_
 #define ONNXC_PASSES_QUANTIZATION_WEIGHT_QUANTIZERS_H_
 
+#include <functional>
+
+#include "Eigen/Dense"
 #include "absl/status/statusor.h"
 #include "ir/model.h"
 #include "passes/quantization/quantizer.h"
 
 namespace onnxc {
 
+// Weight-only GPTQ: the Gram matrix of a MatMul/Gemm's calibration inputs
+// (nullptr, or no lookup: round to nearest).
+using LayerGramLookup = std::function<const Eigen::MatrixXd*(const Node*)>;
+
 absl::StatusOr<QuantizeReport> QuantizeWeightOnly(Model& model, const QuantizationSettings& settings,
-                                                  const QuantizeOptions& options);
+                                                  const QuantizeOptions& options,
+                                                  const LayerGramLookup& layer_gram = nullptr);
 absl::StatusOr<QuantizeReport> QuantizeDynamic(Model& model, const QuantizationSettings& settings,
                                                const QuantizeOptions& options);
 
