@@ -248,6 +248,34 @@ class StaticQuantizer {
     auto ids = StableNodeIds(g_, prefix_);
     id_of_ = absl::flat_hash_map<const Node*, std::string>(ids.begin(), ids.end());
     keep_float_ = absl::flat_hash_map<std::string, std::string>(options_.keep_float.begin(), options_.keep_float.end());
+    KeepLogDomainFloat();
+  }
+
+  // Log, Sqrt and Reciprocal magnify small values: an 8-bit step of a
+  // tensor that spans orders of magnitude (a power spectrum before a
+  // log-mel's Log) erases its small values, and the output with them. The
+  // ops computing such an input, back through elementwise and linear ops and
+  // data movement (not through a Conv or anything else), stay float.
+  void KeepLogDomainFloat() {
+    static const absl::flat_hash_set<std::string> through = {
+        "Add", "Sub", "Mul", "Div", "MatMul", "Gemm", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten",
+        "Slice", "Concat", "Abs", "Identity"};
+    for (Node* n : g_.NodeSnapshot()) {
+      if (!n->IsOp("Log") && !n->IsOp("Sqrt") && !n->IsOp("Reciprocal")) continue;
+      const std::string reason = absl::StrCat("computes the input of ", n->op_type(), " '", id_of_[n],
+                                              "', which magnifies small values 8 bits would erase");
+      std::vector<Node*> stack;
+      if (n->input(0) && n->input(0)->producer()) stack.push_back(n->input(0)->producer());
+      absl::flat_hash_set<Node*> seen;
+      while (!stack.empty()) {
+        Node* p = stack.back();
+        stack.pop_back();
+        if (!seen.insert(p).second || !through.contains(p->op_type()) || p->graph() != &g_) continue;
+        keep_float_.emplace(id_of_[p], reason);
+        for (Value* in : p->inputs())
+          if (in && in->producer()) stack.push_back(in->producer());
+      }
+    }
   }
 
   // 1. Which weighted and compute nodes to quantize; the rest are recorded
