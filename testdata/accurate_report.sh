@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Default W8A8 against the `accurate` pipeline (and each of its parts alone)
+# in ONNX Runtime at its default optimisation level, on held-out inputs:
+# output SQNR and cosine against the float model.
+#   bash testdata/accurate_report.sh [OUT_DIR]        (a few minutes)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GEN=$PWD/testdata/generated ORT=$PWD/testdata/ort
+OUT=${1:-$(mktemp -d /tmp/accurate_report.XXXXXX)}
+mkdir -p "$OUT"
+bazel build -c opt //tools:compress >/dev/null 2>&1
+COMPRESS=$(bazel info bazel-bin 2>/dev/null)/tools/compress
+echo "# default vs accurate ($(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), onnxruntime-node $(node -p "require('$ORT/node_modules/onnxruntime-node/package.json').version"))"
+echo
+echo "| model | held-out | default (\`optimize,quantize\`) | method=mse | bias-correction | \`accurate\` (both) |"
+echo "| --- | --- | --- | --- | --- | --- |"
+for m in fmnist fmnist_resnet mobilenet_v2 efficientnet_b0 transformer audio_kws; do
+  calib=$GEN/$m/calib held=test_data_set_1
+  [ -d "$calib" ] || calib=$GEN/$m/test_data_set_0
+  [ -d "$GEN/$m/test_data_set_1" ] || held=test_data_set_0
+  node "$ORT/run.js" "$GEN/$m/model.onnx" "$GEN/$m/$held" "$OUT/$m.ref" >/dev/null
+  cells=()
+  for p in "optimize,quantize" "optimize,quantize{method=mse}" "optimize,quantize{bias-correction=true}" "accurate"; do
+    t=$(echo "$p" | tr -dc 'a-z')
+    q=$OUT/$m.$t.onnx
+    "$COMPRESS" --input "$GEN/$m/model.onnx" --output "$q" --calib-data "$calib" --pipeline "$p" --check-samples 0 \
+      > "$q.log" 2>&1 || { tail -3 "$q.log" >&2; exit 1; }
+    node "$ORT/run.js" "$q" "$GEN/$m/$held" "$q.out" >/dev/null
+    cells+=("$(/usr/bin/python3 - "$OUT/$m.ref" "$q.out" <<'PY'
+import sys, glob, os, onnx, numpy as np
+from onnx import numpy_helper
+def load(d): return numpy_helper.to_array(onnx.load_tensor(sorted(glob.glob(os.path.join(d, 'output_*.pb')))[0])).astype(np.float64)
+r, x = load(sys.argv[1]), load(sys.argv[2])
+cos = (r * x).sum() / np.sqrt((r * r).sum() * (x * x).sum())
+print('%.1f dB, cos %.4f' % (10 * np.log10((r ** 2).sum() / max(((r - x) ** 2).sum(), 1e-30)), cos))
+PY
+)")
+  done
+  echo "| $m | $held | ${cells[0]} | ${cells[1]} | ${cells[2]} | ${cells[3]} |"
+done
