@@ -56,10 +56,30 @@ void UnaryFloatVectorized(const KTensor& x, KTensor* y, int threads, F f) {
     return absl::OkStatus();                                                        \
   }
 
-ONNXC_UNARY_FLOAT(Sigmoid, v >= 0 ? T(1) / (T(1) + std::exp(-v)) : std::exp(v) / (T(1) + std::exp(v)))
-ONNXC_UNARY_FLOAT(Tanh, std::tanh(v))
+// Sigmoid, Tanh and Log: Eigen's vectorised packet functions for float32
+// (Sigmoid took 75% of an efficientnet's run as a scalar std::exp loop),
+// libm for double.
+#define ONNXC_UNARY_FLOAT_EIGEN(NAME, EIGEN_EXPR, EXPR)                              \
+  absl::Status NAME##Kernel(OpContext& c) {                                         \
+    const KTensor& x = c.input(0);                                                  \
+    c.out[0] = KTensor::Alloc(x.type, x.dims);                                      \
+    if (x.type == TP::FLOAT) {                                                      \
+      UnaryFloatVectorized(x, &c.out[0], c.threads,                                 \
+                           [](const auto& xi, auto& yo) { yo = EIGEN_EXPR; });      \
+    } else if (x.type == TP::DOUBLE) {                                              \
+      using T = double;                                                             \
+      UnaryLoop<T>(x, &c.out[0], c.threads, [&](T v) -> T { return EXPR; });        \
+    } else {                                                                        \
+      return c.Error(absl::StrCat(#NAME " does not support ", DataTypeName(x.type))); \
+    }                                                                               \
+    return absl::OkStatus();                                                        \
+  }
+
+ONNXC_UNARY_FLOAT_EIGEN(Sigmoid, xi.logistic(),
+                        v >= 0 ? T(1) / (T(1) + std::exp(-v)) : std::exp(v) / (T(1) + std::exp(v)))
+ONNXC_UNARY_FLOAT_EIGEN(Tanh, xi.tanh(), std::tanh(v))
 ONNXC_UNARY_FLOAT(Sqrt, std::sqrt(v))
-ONNXC_UNARY_FLOAT(Log, std::log(v))
+ONNXC_UNARY_FLOAT_EIGEN(Log, xi.log(), std::log(v))
 ONNXC_UNARY_FLOAT(Reciprocal, T(1) / v)
 ONNXC_UNARY_FLOAT(Floor, std::floor(v))
 ONNXC_UNARY_FLOAT(Ceil, std::ceil(v))
