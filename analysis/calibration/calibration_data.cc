@@ -522,4 +522,15 @@ absl::StatusOr<std::unique_ptr<CalibrationData>> CalibrationData::Open(const Mod
   return std::unique_ptr<CalibrationData>(std::move(data));
 }
 
+absl::StatusOr<std::unique_ptr<CalibrationData>> OpenCalibrationData(const Model& model,
+                                                                     const CalibrationSettings& settings,
+                                                                     const Reporter& reporter) {
+  CalibrationOptions co;
+  co.max_samples = settings.samples;
+  co.max_batch = settings.batch;
+  co.shape = settings.shape;
+  co.reporter = reporter;
+  return CalibrationData::Open(model, settings.data, co);
+}
+
 }  // namespace onnxc

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "analysis/calibration/calibration_settings.h"
 #include "analysis/progress.h"
 #include "ir/model.h"
 #include "ir/tensor.h"
@@ -68,6 +69,12 @@ class CalibrationData {
   virtual void Rewind() = 0;
   virtual std::string Describe() const = 0;  // "256 samples from folder X (.pb)"
 };
+
+// The data `settings` name (data, samples, batch, .bin shape), warnings to
+// `reporter`: how every analysis that streams calibration samples opens them.
+absl::StatusOr<std::unique_ptr<CalibrationData>> OpenCalibrationData(const Model& model,
+                                                                     const CalibrationSettings& settings,
+                                                                     const Reporter& reporter);
 
 }  // namespace onnxc
 

@@ -383,12 +383,7 @@ absl::StatusOr<std::unique_ptr<CalibrationStats>> CalibrationStats::Compute(Mode
   const double start = Now();
   auto stats = std::make_unique<CalibrationStats>();
 
-  CalibrationOptions co;
-  co.max_samples = settings.samples;
-  co.max_batch = settings.batch;
-  co.shape = settings.shape;
-  co.reporter = ctx.reporter;
-  auto data = CalibrationData::Open(model, settings.data, co);
+  auto data = OpenCalibrationData(model, settings, ctx.reporter);
   if (!data.ok()) return data.status();
   auto ex = Executor::Create(model, ctx.executor);
   if (!ex.ok()) return ex.status();

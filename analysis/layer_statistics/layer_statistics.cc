@@ -80,12 +80,7 @@ absl::StatusOr<std::unique_ptr<LayerStatistics>> LayerStatistics::Compute(Model&
       return absl::InvalidArgumentError(absl::StrCat("layer statistics: no linear layer named '", name, "'"));
   if (by_input.empty()) return stats;
 
-  CalibrationOptions co;
-  co.max_samples = settings.calibration.samples;
-  co.max_batch = settings.calibration.batch;
-  co.shape = settings.calibration.shape;
-  co.reporter = ctx.reporter;
-  auto data = CalibrationData::Open(model, settings.calibration.data, co);
+  auto data = OpenCalibrationData(model, settings.calibration, ctx.reporter);
   if (!data.ok()) return data.status();
   auto ex = Executor::Create(model, ctx.executor);
   if (!ex.ok()) return ex.status();

@@ -36,12 +36,7 @@ absl::Status Accumulate(const Model& model, const std::map<std::string, const Va
                         const Reporter& reporter, std::map<std::string, ChannelMeans>* means) {
   std::map<const Value*, ChannelMeans*> by_value;
   for (const auto& [name, v] : outputs) by_value[v] = &(*means)[name];
-  CalibrationOptions co;
-  co.max_samples = calibration.samples;
-  co.max_batch = calibration.batch;
-  co.shape = calibration.shape;
-  co.reporter = reporter;
-  auto data = CalibrationData::Open(model, calibration.data, co);
+  auto data = OpenCalibrationData(model, calibration, reporter);
   if (!data.ok()) return data.status();
   auto ex = Executor::Create(model, executor);
   if (!ex.ok()) return ex.status();

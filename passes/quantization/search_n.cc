@@ -58,12 +58,7 @@ absl::StatusOr<std::map<std::string, std::vector<int>>> SearchShiftBits(const Mo
                                                                         const Reporter& reporter) {
   std::map<std::string, LayerSums> by_output;
   for (const SearchNLayer& l : layers) by_output[l.output] = LayerSums{&l, {}};
-  CalibrationOptions co;
-  co.max_samples = calibration.samples;
-  co.max_batch = calibration.batch;
-  co.shape = calibration.shape;
-  co.reporter = reporter;
-  auto data = CalibrationData::Open(float_model, calibration.data, co);
+  auto data = OpenCalibrationData(float_model, calibration, reporter);
   if (!data.ok()) return data.status();
   auto ex = Executor::Create(float_model, executor);
   if (!ex.ok()) return ex.status();
