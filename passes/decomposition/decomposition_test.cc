@@ -87,24 +87,9 @@ struct Run {
 };
 
 absl::StatusOr<Run> RunPipeline(const std::string& name, const std::string& pipeline, const std::string& tag) {
-  auto model = LoadModel(Gen(name + "/model.onnx"));
-  if (!model.ok()) return model.status();
-  auto pm = PassManager::Create(pipeline);
-  if (!pm.ok()) return pm.status();
-  RunSettings settings;
-  settings.calibration.data = Gen(name + "/calib");
-  PassContext ctx;
-  ctx.settings = &settings;
-  absl::Status s = (*pm)->Run(**model, ctx);
-  if (!s.ok()) return s;
-  bool ran = false;
-  s = CheckWithOnnx(**model, &ran);
-  if (!s.ok()) return s;
-  if (!ran) return absl::InternalError("the ONNX checker did not run");
-  Run r{Tmp(tag + ".onnx"), (*pm)->Summary()};
-  s = SaveModel(**model, r.output);
-  if (!s.ok()) return s;
-  return r;
+  auto run = RunPipelineOn(name, pipeline, tag);
+  if (!run.ok()) return run.status();
+  return Run{run->output, run->summary};
 }
 
 double OrtTop1(const std::string& model, const Tensor& images, const Tensor& labels, Tensor* logits = nullptr) {

@@ -47,6 +47,27 @@ absl::StatusOr<QuantizeRun> Quantize(const std::string& input, const std::string
   return r;
 }
 
+absl::StatusOr<PipelineRun> RunPipelineOn(const std::string& name, const std::string& pipeline, const std::string& tag,
+                                          RunSettings settings) {
+  auto model = LoadModel(Gen(name + "/model.onnx"));
+  if (!model.ok()) return model.status();
+  auto pm = PassManager::Create(pipeline);
+  if (!pm.ok()) return pm.status();
+  settings.calibration.data = Gen(name + "/calib");
+  PassContext ctx;
+  ctx.settings = &settings;
+  absl::Status s = (*pm)->Run(**model, ctx);
+  if (!s.ok()) return s;
+  bool ran = false;
+  s = CheckWithOnnx(**model, &ran);
+  if (!s.ok()) return s;
+  if (!ran) return absl::InternalError("the ONNX checker did not run");
+  PipelineRun r{Tmp(tag + ".onnx"), (*pm)->Summary()};
+  s = SaveModel(**model, r.output);
+  if (!s.ok()) return s;
+  return r;
+}
+
 absl::StatusOr<Tensor> ReadNpy(const std::string& path, int64_t max_rows) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return absl::NotFoundError("cannot read " + path);

@@ -11,6 +11,7 @@
 #include "analysis/tensor_metrics.h"
 #include "gtest/gtest.h"
 #include "ir/tensor.h"
+#include "passes/pass/pass.h"
 #include "passes/quantization/quantization_config.pb.h"
 #include "testdata/ort_runner.h"
 
@@ -38,6 +39,17 @@ struct QuantizeRun {
 // `require_checker`: ONNX's checker must run (false for opsets it does not know).
 absl::StatusOr<QuantizeRun> Quantize(const std::string& input, const std::string& calib, const std::string& options,
                                      const std::string& tag, bool fake_quant = false, bool require_checker = true);
+
+// Runs `pipeline` on generated model NAME with NAME/calib as calibration
+// data (and `settings`' families), requires ONNX's checker to pass, saves it
+// to a temp file named after `tag`; returns the path and, in `summary`, the
+// pass manager's summary (its notes).
+struct PipelineRun {
+  std::string output;
+  std::string summary;
+};
+absl::StatusOr<PipelineRun> RunPipelineOn(const std::string& name, const std::string& pipeline, const std::string& tag,
+                                          RunSettings settings = {});
 
 // Minimal .npy reader: little-endian float32 or int64, C order, the first `max_rows` rows.
 absl::StatusOr<Tensor> ReadNpy(const std::string& path, int64_t max_rows);

@@ -91,25 +91,12 @@ struct SparseRun {
 };
 
 absl::StatusOr<SparseRun> RunPipeline(const std::string& name, const std::string& pipeline, const std::string& tag) {
-  auto model = LoadModel(Gen(name + "/model.onnx"));
-  if (!model.ok()) return model.status();
-  auto pm = PassManager::Create(pipeline);
-  if (!pm.ok()) return pm.status();
-  SparseRun r{Tmp(tag + ".onnx"), Tmp(tag + ".sparsity_record.json"), ""};
   RunSettings settings;
-  settings.calibration.data = Gen(name + "/calib");
-  settings.families.Set(SparsityRunSettings{r.record});
-  PassContext ctx;
-  ctx.settings = &settings;
-  absl::Status s = (*pm)->Run(**model, ctx);
-  if (!s.ok()) return s;
-  bool ran = false;
-  s = CheckWithOnnx(**model, &ran);
-  if (!s.ok()) return s;
-  s = SaveModel(**model, r.output);
-  if (!s.ok()) return s;
-  r.notes = (*pm)->Summary();
-  return r;
+  const std::string record = Tmp(tag + ".sparsity_record.json");
+  settings.families.Set(SparsityRunSettings{record});
+  auto run = RunPipelineOn(name, pipeline, tag, std::move(settings));
+  if (!run.ok()) return run.status();
+  return SparseRun{run->output, record, run->summary};
 }
 
 // Every weight the record calls sparsified satisfies 2:4 along its reduction
