@@ -174,8 +174,8 @@ const DeploymentTarget* QuantizedFor(const PassManager& pm) {
 // "target x86-avx2 (from --target): ...; this machine: AMD EPYC (AVX2, no VNNI): suits it"
 std::string DescribeTarget(const DeploymentTarget& t, const QuantizationConfig& config) {
   CpuFeatures cpu = DetectCpuFeatures();
-  std::string why = config.target().empty() ? "the default: it holds on every CPU ONNX Runtime runs on"
-                                            : "as asked";
+  // The summary says what the preset holds to; `why` only says who chose it.
+  std::string why = config.target().empty() ? "the default; --target picks another" : "as asked";
   std::string line = absl::StrCat("target ", t.name, " (", why, "): ", t.summary, "\n");
   std::string suits = t.SuitsHost(cpu);
   if (!suits.empty()) absl::StrAppend(&line, "  this machine, ", cpu.model, " (", cpu.Describe(), "): ", suits, "\n");
