@@ -96,7 +96,7 @@ class Sparsify : public Pass {
     std::unique_ptr<Model> before = model.Clone();  // copy-on-write: weights are shared until rewritten
 
     PassResult r;
-    std::vector<WeightUnit> units = SelectUnits(model, &r);
+    std::vector<WeightUnit> units = SelectUnits(model);
     AssignLevels(model, &units, data_method && options().GetBool("sequential"));
     int levels = 0;
     for (const WeightUnit& u : units) levels = std::max(levels, u.level + 1);
@@ -188,7 +188,7 @@ class Sparsify : public Pass {
   }
 
   // Eligible layers grouped by weight; everything else gets its reason.
-  std::vector<WeightUnit> SelectUnits(Model& model, PassResult* r) {
+  std::vector<WeightUnit> SelectUnits(Model& model) {
     std::vector<std::string> ops = options().GetList("op-types"), skip = options().GetList("skip");
     std::set<std::string> op_set(ops.begin(), ops.end());
     std::map<Value*, WeightUnit> by_weight;
@@ -256,7 +256,6 @@ class Sparsify : public Pass {
       }
       units.push_back(std::move(u));
     }
-    (void)r;
     return units;
   }
 
@@ -312,7 +311,8 @@ class Sparsify : public Pass {
       } else {
         Eigen::MatrixXd scores = w[g].cwiseAbs();
         if (method == "wanda") {
-          Eigen::VectorXd norms = (stats->layers.at(first.name()).diagonal_only ? h[g].col(0) : Eigen::VectorXd(h[g].diagonal())).cwiseSqrt();
+          // Wanda asks for the diagonal only: a features x 1 matrix.
+          Eigen::VectorXd norms = (h[g].cols() == 1 ? h[g].col(0) : Eigen::VectorXd(h[g].diagonal())).cwiseSqrt();
           scores = scores * norms.asDiagonal();
         }
         Mask mask = SelectMask(scores, pattern_, padding);
