@@ -286,9 +286,9 @@ class Decompose : public Pass {
     std::vector<std::vector<BudgetOption>> options_per_layer;
     std::vector<std::vector<int64_t>> ranks;
     int64_t searched_macs = 0;
-    int64_t runs = 0, total_runs = 0;
-    for (const Candidate& c : *candidates) total_runs += 6;
-    ProgressTracker progress(ctx.settings->reporter, "decompose (sensitivity)", "runs", total_runs);
+    int64_t runs = 0;
+    ProgressTracker progress(ctx.settings->reporter, "decompose (sensitivity)", "runs",
+                             6 * static_cast<int64_t>(candidates->size()));  // 6 ranks per layer at most
     nlohmann::json curves = nlohmann::json::array();
     for (Candidate& c : *candidates) {
       searched_macs += c.cost.original;
