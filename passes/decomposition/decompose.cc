@@ -94,15 +94,15 @@ class Decompose : public Pass {
     }
     progress.Finish();
 
-    std::unique_ptr<LayerStatistics> stats;
+    const LayerStatistics* stats = nullptr;  // owned by the analysis manager
     if (refine && !candidates.empty()) {
       LayerStatistics::Settings s;
       s.calibration = calib;
       s.calibration.samples = options().GetInt("samples");
       for (const Candidate& c : candidates) s.layers.push_back(c.layer.name());
-      auto computed = LayerStatistics::Compute(model, ctx.ForAnalyses(), s);
+      auto computed = ctx.analyses->Get<LayerStatistics>(model, ctx.ForAnalyses(), s);
       if (!computed.ok()) return computed.status();
-      stats = std::move(*computed);
+      stats = *computed;
     }
     auto gram = [&](const Candidate& c) -> const Eigen::MatrixXd* {
       return stats ? &stats->layers.at(c.layer.name()).gram[0] : nullptr;

@@ -65,7 +65,7 @@ class Quantize : public Pass {
     QuantizeOptions qo;
     if (auto* keep = ctx.state->Find<KeepFloatDecisions>()) qo.keep_float = keep->nodes;
     const bool weight_only = config.scheme() == QuantizationConfig::W8A16 || config.scheme() == QuantizationConfig::W4A16;
-    std::unique_ptr<LayerStatistics> grams;
+    const LayerStatistics* grams = nullptr;  // owned by the analysis manager
     LayerGramLookup layer_gram;
     if (weight_only && config.weight_method() == QuantizationConfig::GPTQ) {
       // GPTQ: the Gram matrices of every MatMul/Gemm's calibration inputs, in one streaming pass.
@@ -77,10 +77,10 @@ class Quantize : public Pass {
       for (LinearLayerCandidate& c : FindLinearLayers(model))
         if (c.layer.ok() && (c.layer->kind == LinearLayer::Kind::kGemm || c.layer->kind == LinearLayer::Kind::kMatMul))
           ls.layers.push_back(c.layer->name());
-      auto computed = LayerStatistics::Compute(model, ctx.ForAnalyses(), ls);
+      auto computed = ctx.analyses->Get<LayerStatistics>(model, ctx.ForAnalyses(), ls);
       if (!computed.ok()) return computed.status();
-      grams = std::move(*computed);
-      layer_gram = [&grams](const Node* n) -> const Eigen::MatrixXd* {
+      grams = *computed;
+      layer_gram = [grams](const Node* n) -> const Eigen::MatrixXd* {
         std::string name = !n->name().empty() ? n->name() : n->output(0)->name();
         auto it = grams->layers.find(name);
         return it == grams->layers.end() ? nullptr : &it->second.gram[0];
