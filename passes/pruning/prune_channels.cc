@@ -46,6 +46,7 @@ struct ConsumerPlan {
   std::vector<int64_t> kept_channels;  // original input channel of each kept one
   std::vector<int64_t> kept_inputs;    // original input position (weight axis) of each kept one
   bool channels = false;               // channel reconstruction (too few rows for a direct fit)
+  std::string skip;                    // why it is not refit ("" if it is)
 };
 
 double Db(double relative_error) { return relative_error > 0 ? -10 * std::log10(relative_error) : 999.0; }
@@ -101,12 +102,25 @@ class PruneChannels : public Pass {
 
     auto computed = ChannelGroups::Compute(model, ctx.ForAnalyses());
     if (!computed.ok()) return computed.status();
-    const ChannelGroups& groups = **computed;
+    observed_positions_.clear();
+    ChannelGroups& groups = **computed;
+    // Dynamic shapes (an OCR model's free width): sizes at the calibration input's shape.
+    bool unknown = false;
+    for (const LinearLayerSize& l : groups.layers) unknown = unknown || l.positions == 0;
+    if (unknown && have_data) {
+      auto observed = ObservedPositions(model, calib, ctx);
+      if (!observed.ok()) return observed.status();
+      observed_positions_ = *std::move(observed);
+      ctx.settings->reporter.Note("prune-channels: the model has dynamic shapes; multiply-adds are counted at the "
+                                  "first calibration sample's shape");
+    }
+    FillPositions(&groups);
     for (const LinearLayerSize& l : groups.layers)
       if (l.positions == 0)
         return absl::FailedPreconditionError(absl::StrCat(
             "prune-channels: the output shape of ", l.node->Describe(),
-            " is unknown; run shape-inference first (e.g. --pipeline optimize,prune-channels)"));
+            " is unknown; run shape-inference first (e.g. --pipeline optimize,prune-channels), or give calibration "
+            "data to measure it"));
 
     // Candidate groups.
     const int64_t min_ch = std::max<int64_t>(1, options().GetInt("min-channels"));
@@ -270,12 +284,47 @@ class PruneChannels : public Pass {
   }
 
  private:
-  // ceil(C * keep), rounded up to round-to, at least min-channels, at most C.
+  // Output positions per sample of every Conv/Gemm/MatMul, from a run on
+  // the first calibration sample.
+  static absl::StatusOr<std::map<std::string, int64_t>> ObservedPositions(const Model& model,
+                                                                          const CalibrationSettings& calib,
+                                                                          PassContext& ctx) {
+    CalibrationSettings one = calib;
+    one.samples = 1;
+    auto data = OpenCalibrationData(model, one, Reporter());
+    if (!data.ok()) return data.status();
+    auto sample = (*data)->Next();
+    if (!sample.ok()) return sample.status();
+    if (!sample->has_value()) return absl::InvalidArgumentError("prune-channels: the calibration data has no samples");
+    auto ex = Executor::Create(model, ctx.ForAnalyses().executor);
+    if (!ex.ok()) return ex.status();
+    std::map<std::string, int64_t> out;
+    Observer observer = [&](const Value& v, const TensorView& t) {
+      const Node* n = v.producer();
+      if (n == nullptr || v.output_index() != 0 || t.dims.size() < 2) return;
+      const bool conv = n->op_type() == "Conv";
+      if (!conv && n->op_type() != "Gemm" && n->op_type() != "MatMul") return;
+      int64_t p = 1;
+      for (size_t i = conv ? 2 : 0; i + (conv ? 0 : 1) < t.dims.size(); ++i) p *= t.dims[i];
+      if (!conv) p /= std::max<int64_t>(1, t.dims[0]);
+      out[NameOf(n)] = std::max<int64_t>(1, p);
+    };
+    auto run = (*ex)->Run((**sample).inputs, &observer);
+    if (!run.ok()) return run.status();
+    return out;
+  }
+
+  void FillPositions(ChannelGroups* groups) const {
+    for (LinearLayerSize& l : groups->layers)
+      if (l.positions == 0)
+        if (auto it = observed_positions_.find(NameOf(l.node)); it != observed_positions_.end()) l.positions = it->second;
+  }
+
+  // ceil(C * keep), at least min-channels, rounded up to round-to, at most C.
   int64_t KeepCount(int64_t channels, double keep) const {
     const int64_t round_to = std::max<int64_t>(1, options().GetInt("round-to"));
-    int64_t k = static_cast<int64_t>(std::ceil(channels * keep - 1e-9));
+    int64_t k = std::max<int64_t>(static_cast<int64_t>(std::ceil(channels * keep - 1e-9)), options().GetInt("min-channels"));
     k = (k + round_to - 1) / round_to * round_to;
-    k = std::max(k, options().GetInt("min-channels"));
     return std::min(k, channels);
   }
 
@@ -302,6 +351,16 @@ class PruneChannels : public Pass {
         if (q % p.block == 0) p.kept_channels.push_back(q / p.block);
       auto l = DescribeLinearLayer(model, e.node);
       p.channels = l.ok() && NeedsChannelRefit(samples * positions[e.node], l->features());
+      // Channel rows: one per input pixel (Conv) or per feature block (Gemm).
+      int64_t rows = samples * p.block;
+      if (auto shape = e.node->input(0)->shape(); l.ok() && l->kind == LinearLayer::Kind::kConv && shape) {
+        rows = samples;
+        for (size_t i = 2; i < shape->size(); ++i) rows *= std::max<int64_t>(1, (*shape)[i]);
+      }
+      const int64_t unknowns = static_cast<int64_t>(p.kept_channels.size()) + 1;
+      if (p.channels && rows < 2 * unknowns)
+        p.skip = absl::StrFormat("%d calibration rows are too few to refit %d input channels (give more samples)",
+                                 rows, unknowns - 1);
       plans[e.node] = std::move(p);
     }
     return plans;
@@ -422,10 +481,15 @@ class PruneChannels : public Pass {
       std::vector<std::string> names;
       for (Node* n : nodes) {
         auto cur = DescribeLinearLayer(model, n);
-        if (!cur.ok() || cur->groups != 1 || !original_layers.count(NameOf(n)) || !plans.count(n)) {
+        const auto plan = plans.find(n);
+        if (!cur.ok() || cur->groups != 1 || !original_layers.count(NameOf(n)) || plan == plans.end() ||
+            !plan->second.skip.empty()) {
           auto row = layer_row.find(NameOf(n));
-          if (row != layer_row.end())
-            (*layers)[row->second]["note"] = absl::StrCat("not refit: ", cur.ok() ? "grouped" : cur.status().message());
+          const std::string why = !cur.ok() ? std::string(cur.status().message())
+                                  : plan != plans.end() && !plan->second.skip.empty() ? plan->second.skip
+                                                                                       : "grouped";
+          if (row != layer_row.end()) (*layers)[row->second]["note"] = absl::StrCat("not refit: ", why);
+          ctx.settings->reporter.Note(absl::StrCat("prune-channels: ", NameOf(n), " not refit: ", why));
           continue;
         }
         names.push_back(NameOf(n));
@@ -493,6 +557,7 @@ class PruneChannels : public Pass {
         std::unique_ptr<Model> trial = original.Clone();
         auto tg = ChannelGroups::Compute(*trial, ctx.ForAnalyses());
         if (!tg.ok()) return tg.status();
+        FillPositions(tg->get());
         std::vector<int64_t> c = full;
         c[g] = k;
         ChannelGroups::Kept kept = KeptSets(**tg, order, c);
@@ -509,7 +574,7 @@ class PruneChannels : public Pass {
             auto w0 = ReferenceWeights(original, ol->second, n, kept_outputs);
             if (!pruned.ok() || !w0.ok()) continue;
             auto plan = plans.find(n);
-            if (plan == plans.end()) continue;
+            if (plan == plans.end() || !plan->second.skip.empty()) continue;
             const ConsumerPlan& p = plan->second;
             LayerWeights w = *w0;
             w.w = p.channels ? RefitChannelsFromGram(h->second.gram[0], ol->second, w0->w, *pruned, p.kept_channels,
@@ -560,6 +625,8 @@ class PruneChannels : public Pass {
           params ? "target-params" : "target-macs", target, exact / std::max(1.0, total)));
     return absl::OkStatus();
   }
+
+  std::map<std::string, int64_t> observed_positions_;  // by node name, for dynamic shapes
 };
 
 ONNXC_REGISTER_PASS(PruneChannels);
