@@ -268,6 +268,61 @@ std::string RenderHtmlReport(const nlohmann::json& j) {
                         "</td></tr>");
       absl::StrAppend(&h, "</table>");
     }
+    if (p["pass"] == "prune-channels" && p.contains("details") && p["details"].contains("groups")) {
+      const auto& d = p["details"];
+      absl::StrAppend(&h, "<h2>Channel pruning <code>", Esc(Str(p["spelling"])), "</code></h2><p>multiply-adds of "
+                      "Conv/Gemm/MatMul: ", Str(d["macs_before"]), " &rarr; ", Str(d["macs_after"]), ", weights ",
+                      Str(d["params_before"]), " &rarr; ", Str(d["params_after"]), "; criterion <b>",
+                      Esc(Str(d["criterion"])), "</b>", d["reconstruct"].get<bool>() ? ", consumers refit" : "",
+                      ".</p>");
+      if (d.contains("search") && !d["search"]["met"].get<bool>())
+        absl::StrAppend(&h, "<p class='loud'>TARGET NOT MET: kept ", absl::StrFormat("%.3f", Num(d["search"]["kept_share"])),
+                        " of the ", Esc(Str(d["search"]["measure"])), "</p>");
+      std::vector<std::pair<std::string, double>> channels, sqnr_before, sqnr_after;
+      for (const auto& g : d["groups"]) {
+        if (g.contains("kept_because")) continue;
+        channels.emplace_back(Str(g["group"]) + " (" + Str(g["channels_after"]) + " of " + Str(g["channels_before"]) + ")",
+                              100.0 * Num(g["channels_after"]) / std::max(1.0, Num(g["channels_before"])));
+      }
+      for (const auto& l : d["layers"])
+        if (l.contains("layer_sqnr_db_after")) {
+          std::string name = Str(l["node"]) + " (" + Str(l["refit"]) + ")";
+          sqnr_before.emplace_back(name, Num(l["layer_sqnr_db_before"]));
+          sqnr_after.emplace_back(name, Num(l["layer_sqnr_db_after"]));
+        }
+      absl::StrAppend(&h, BarChart("channels kept per group, % (shorter = more removed)", channels, "%", "#5a9a5a", "f"), "<br>");
+      absl::StrAppend(&h, BarChart("refit layers: SQNR pruned, before the refit (dB; output, or input channels for channel refits)",
+                                   sqnr_before, "dB", "#d08a4a", "f"), "<br>");
+      absl::StrAppend(&h, BarChart("refit layers: SQNR after the refit (dB)", sqnr_after, "dB", "#4a7bd0", "f"));
+      absl::StrAppend(&h, "<table><tr><th>layer</th><th>inputs</th><th>outputs</th><th>MACs before</th><th>after</th>"
+                          "<th>weights before</th><th>after</th><th>refit</th><th>SQNR pruned dB</th><th>refit dB</th></tr>");
+      for (const auto& l : d["layers"])
+        absl::StrAppend(&h, "<tr><td>", Esc(Str(l["node"])), "</td><td class='n'>", Str(l["inputs_before"]), " &rarr; ",
+                        Str(l["inputs_after"]), "</td><td class='n'>", Str(l["outputs_before"]), " &rarr; ",
+                        Str(l["outputs_after"]), "</td><td class='n'>", Str(l["macs_before"]), "</td><td class='n'>",
+                        Str(l["macs_after"]), "</td><td class='n'>", Str(l["params_before"]), "</td><td class='n'>",
+                        Str(l["params_after"]), "</td><td>", Esc(Str(l.value("refit", l.value("note", nlohmann::json(""))))),
+                        "</td><td class='n'>",
+                        l.contains("layer_sqnr_db_before") ? absl::StrFormat("%.1f", Num(l["layer_sqnr_db_before"])) : "",
+                        "</td><td class='n'>",
+                        l.contains("layer_sqnr_db_after") ? absl::StrFormat("%.1f", Num(l["layer_sqnr_db_after"])) : "",
+                        "</td></tr>");
+      for (const auto& g : d["groups"])
+        if (g.contains("kept_because"))
+          absl::StrAppend(&h, "<tr><td>", Esc(Str(g["group"])), "</td><td colspan=9>kept whole (", Str(g["channels_before"]),
+                          " channels): ", Esc(Str(g["kept_because"])), "</td></tr>");
+      absl::StrAppend(&h, "</table>");
+      if (d.contains("search")) {
+        absl::StrAppend(&h, "<p>Sensitivity (output noise power with only that group pruned; the search adds them):</p>"
+                            "<table><tr><th>group</th><th>channels: noise</th></tr>");
+        for (const auto& c : d["search"]["curves"]) {
+          std::string points;
+          for (const auto& pt : c["points"]) absl::StrAppend(&points, Str(pt["channels"]), ": ", absl::StrFormat("%.3g", Num(pt["noise"])), " &nbsp; ");
+          absl::StrAppend(&h, "<tr><td>", Esc(Str(c["group"])), " (", Str(c["channels"]), ")</td><td>", points, "</td></tr>");
+        }
+        absl::StrAppend(&h, "</table>");
+      }
+    }
     if (p["pass"] == "fallback" && p.contains("details")) {
       const auto& d = p["details"];
       absl::StrAppend(&h, "<h2>Fallback <code>", Esc(Str(p["spelling"])), "</code></h2>");

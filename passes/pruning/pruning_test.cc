@@ -109,8 +109,8 @@ TEST_P(PruneTrainedCnn, ReconstructionKeepsTop1WithinTwoPointsInOnnxRuntime) {
   std::map<std::string, double> top1;
   std::map<std::string, nlohmann::json> details;
   for (const auto& [tag, pipeline] : std::vector<std::pair<std::string, std::string>>{
-           {"ratio30", "optimize,prune-channels{ratio=0.3}"},
-           {"ratio30_no_refit", "optimize,prune-channels{ratio=0.3,reconstruct=false}"},
+           {"ratio30", "optimize,prune-channels{ratio=0.3,round-to=1}"},
+           {"ratio30_no_refit", "optimize,prune-channels{ratio=0.3,round-to=1,reconstruct=false}"},
            {"macs50", "optimize,prune-channels{target-macs=0.5}"},
            {"macs50_w8a8", "optimize,prune-channels{target-macs=0.5},quantize"}}) {
     SCOPED_TRACE(tag);
@@ -169,8 +169,8 @@ TEST(PruneChannels, ThirdPartyDetectorInOnnxRuntimeOnHeldOutInput) {
   auto reference = RunWithOrt(input, held_out);
   ASSERT_TRUE(reference.ok()) << reference.status();
   for (const auto& [tag, pipeline] : std::vector<std::pair<std::string, std::string>>{
-           {"refit", "optimize,prune-channels{ratio=0.3}"},
-           {"no_refit", "optimize,prune-channels{ratio=0.3,reconstruct=false}"}}) {
+           {"refit", "optimize,prune-channels{ratio=0.3,round-to=1}"},
+           {"no_refit", "optimize,prune-channels{ratio=0.3,round-to=1,reconstruct=false}"}}) {
     const std::string out = Tmp("mlsd_" + tag + ".onnx");
     auto d = Prune(input, calib, pipeline, out);
     ASSERT_TRUE(d.ok()) << d.status();
