@@ -92,13 +92,6 @@ absl::StatusOr<Run> RunPipeline(const std::string& name, const std::string& pipe
   return Run{run->output, run->summary};
 }
 
-double OrtTop1(const std::string& model, const Tensor& images, const Tensor& labels, Tensor* logits = nullptr) {
-  auto out = RunWithOrt(model, {{"input", images}});
-  EXPECT_TRUE(out.ok()) << out.status();
-  if (!out.ok()) return 0;
-  if (logits) *logits = (*out)[0].tensor;
-  return Top1((*out)[0].tensor, labels);
-}
 
 // At full rank the pair is the layer: ONNX Runtime's outputs match the
 // original's, which checks the split of kernel, strides and pads.

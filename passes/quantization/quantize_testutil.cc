@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
 #include "ir/export.h"
 #include "ir/import.h"
 #include "ir/verifier.h"
@@ -66,6 +67,14 @@ absl::StatusOr<PipelineRun> RunPipelineOn(const std::string& name, const std::st
   s = SaveModel(**model, r.output);
   if (!s.ok()) return s;
   return r;
+}
+
+double OrtTop1(const std::string& model, const Tensor& images, const Tensor& labels, Tensor* logits) {
+  auto out = RunWithOrt(model, {{"input", images}});
+  EXPECT_TRUE(out.ok()) << out.status();
+  if (!out.ok()) return 0;
+  if (logits) *logits = (*out)[0].tensor;
+  return Top1((*out)[0].tensor, labels);
 }
 
 absl::StatusOr<Tensor> ReadNpy(const std::string& path, int64_t max_rows) {

@@ -54,6 +54,9 @@ absl::StatusOr<PipelineRun> RunPipelineOn(const std::string& name, const std::st
 // Minimal .npy reader: little-endian float32 or int64, C order, the first `max_rows` rows.
 absl::StatusOr<Tensor> ReadNpy(const std::string& path, int64_t max_rows);
 double Top1(const Tensor& logits, const Tensor& labels);
+// Top-1 of `model` in ONNX Runtime on `images` (its input named "input"),
+// with its logits in `logits` if given; a failed run fails the test and gives 0.
+double OrtTop1(const std::string& model, const Tensor& images, const Tensor& labels, Tensor* logits = nullptr);
 absl::StatusOr<QuantizationRecord> ReadRecord(const std::string& path);
 
 // Op counts of ONNX Runtime's optimised graph (testdata/ort/fused_ops.js),

@@ -155,11 +155,6 @@ void CheckSavedFile(const SparseRun& run) {
   }
 }
 
-double OrtTop1(const std::string& model, const Tensor& images, const Tensor& labels) {
-  auto out = RunWithOrt(model, {{"input", images}});
-  EXPECT_TRUE(out.ok()) << out.status();
-  return out.ok() ? Top1((*out)[0].tensor, labels) : 0;
-}
 
 // The table: float, magnitude, Wanda, SparseGPT, SparseGPT then
 // W8A8, on the Fashion-MNIST CNN and the residual CNN, top-1 on 10k images.
