@@ -14,15 +14,15 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "analysis/calibration/calibration_data.h"
 #include "analysis/calibration/calibration_settings.h"
 #include "analysis/output_check.h"
 #include "analysis/progress.h"
-#include "google/protobuf/io/tokenizer.h"
-#include "google/protobuf/text_format.h"
 #include "ir/atomic_file.h"
 #include "ir/export.h"
 #include "ir/import.h"
@@ -30,6 +30,7 @@
 #include "nlohmann/json.hpp"
 #include "passes/pass/instrumentation.h"
 #include "passes/pass/pass_manager.h"
+#include "passes/pass/pass_plugin.h"
 #include "ir/atomic_file.h"
 #include "tools/cli_util.h"
 #include "tools/html_report.h"
@@ -40,6 +41,7 @@
 #include "passes/quantization/speed_estimate.h"
 #include "passes/quantization/target_emulation.h"
 #include "tools/compress_config.pb.h"
+#include "tools/compress_config_text.h"
 
 ABSL_FLAG(std::string, input, "", "ONNX model to compress (never modified).");
 ABSL_FLAG(std::string, output, "", "Where to write the result (written atomically).");
@@ -79,6 +81,9 @@ ABSL_FLAG(std::string, target, "",
           "Deployment target whose quantization choices fill what the config leaves unset, and whose runtime the "
           "output check computes like: portable (default: holds on every CPU ONNX Runtime runs on), x86-avx2, "
           "x86-vnni, arm64, tensorrt, ascend, generic.");
+ABSL_FLAG(std::string, load_pass_plugin, "",
+          "A pass plugin (.so) to load before the pipeline is read; repeat the flag for several "
+          "(also load_pass_plugin in the config).");
 ABSL_FLAG(int32_t, threads, 2, "Threads for the kernels (calibration, sensitivity, the output check).");
 ABSL_FLAG(int64_t, calib_samples, -1, "Calibrate on at most this many samples (-1: all the data given).");
 ABSL_FLAG(int64_t, calib_batch, 32, "Rows per run when a calibration file holds more (a big .npy).");
@@ -252,9 +257,25 @@ absl::StatusOr<std::pair<OutputCheck, std::string>> CheckOutputs(const std::stri
   return std::make_pair(*std::move(check), emulated->how);
 }
 
+// Every --load-pass-plugin given (absl keeps only the last of a repeated flag).
+std::vector<std::string> PluginFlags(int argc, char** argv) {
+  std::vector<std::string> out;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = absl::StrReplaceAll(argv[i], {{"_", "-"}});
+    if (absl::StartsWith(a, "--load-pass-plugin=")) out.push_back(std::string(argv[i]).substr(a.find('=') + 1));
+    else if (a == "--load-pass-plugin" && i + 1 < argc) out.push_back(argv[++i]);
+  }
+  return out;
+}
+
 int Main(int argc, char** argv) {
   PreflightFlags(argc, argv, kUsage, "tools/compress");
+  const std::vector<std::string> plugin_flags = PluginFlags(argc, argv);
   absl::ParseCommandLine(argc, argv);
+  for (const std::string& p : plugin_flags) {
+    absl::Status s = LoadPassPlugin(ResolveUserPath(p));
+    if (!s.ok()) return Fail(kExitBadInput, std::string(s.message()));
+  }
 
   if (absl::GetFlag(FLAGS_list_passes)) {
     std::printf("Passes and named pipelines:\n%s", PassRegistry::Global().Describe().c_str());
@@ -268,16 +289,13 @@ int Main(int argc, char** argv) {
     if (!f) return Fail(kExitBadInput, absl::StrCat("cannot read config ", path));
     std::stringstream text;
     text << f.rdbuf();
-    struct Collector : google::protobuf::io::ErrorCollector {
-      std::string errors;
-      void AddError(int line, int column, const std::string& message) override {
-        absl::StrAppend(&errors, "  line ", line + 1, ", column ", column + 1, ": ", message, "\n");
-      }
-    } collector;
-    google::protobuf::TextFormat::Parser parser;
-    parser.RecordErrorsTo(&collector);
-    if (!parser.ParseFromString(text.str(), &config))
-      return Fail(kExitBadInput, absl::StrCat("config ", path, " is invalid:\n", collector.errors));
+    auto parsed = ParseCompressConfig(text.str(), absl::StrCat("config ", path));
+    if (!parsed.ok()) return Fail(kExitBadInput, std::string(parsed.status().message()));
+    config = *std::move(parsed);
+    for (const std::string& p : config.load_pass_plugin()) {
+      absl::Status s = LoadPassPlugin(ResolveUserPath(p));
+      if (!s.ok()) return Fail(kExitBadInput, absl::StrCat("config ", path, ": ", s.message()));
+    }
   }
 
   std::string input = ResolveUserPath(absl::GetFlag(FLAGS_input));

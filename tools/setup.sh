@@ -12,6 +12,8 @@ PACKAGES=(
   libbenchmark-dev libopenblas-dev libeigen3-dev nlohmann-json3-dev zlib1g-dev libdnnl-dev
   # sharded calibration under MPI (mpirun, tested on localhost)
   openmpi-bin
+  # the installed package's consumers (tools/install_test.sh): CMake, pkg-config, objdump
+  cmake pkg-config binutils
   # ONNX Runtime as on an x86 CPU without VNNI, on any machine (qemu-x86_64
   # -cpu Haswell-noTSX): tests the int16-pair emulation against the real thing
   qemu-user

@@ -15,7 +15,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "passes/pass/pass.h"
 
 namespace onnxc {
@@ -52,9 +54,19 @@ class PassRegistry {
   // --list-passes text: every pass and pipeline with its options.
   std::string Describe() const;
 
+  // Runs a plugin's registration function (pass_plugin.h). A name that is
+  // already taken is an error naming `plugin`, not the abort a duplicate
+  // built-in registration is.
+  absl::Status RegisterFromPlugin(const std::string& plugin, void (*register_passes)(PassRegistry&));
+
  private:
   bool Add(PassInfo info);
-  std::map<std::string, PassInfo> passes_;
+  // Guards passes_ (plugins may be loaded while other threads run pipelines;
+  // entries are never removed, so pointers into the map stay valid).
+  mutable absl::Mutex mu_;
+  std::map<std::string, PassInfo> passes_ ABSL_GUARDED_BY(mu_);
+  std::string loading_plugin_ ABSL_GUARDED_BY(mu_);  // set while a plugin registers
+  std::vector<std::string> plugin_errors_ ABSL_GUARDED_BY(mu_);
 };
 
 #define ONNXC_REGISTER_PASS(Class) \
