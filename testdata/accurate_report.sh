@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 GEN=$PWD/testdata/generated ORT=$PWD/testdata/ort
 OUT=${1:-$(mktemp -d /tmp/accurate_report.XXXXXX)}
 mkdir -p "$OUT"
+source testdata/report_lib.sh
 bazel build -c opt //tools:compress >/dev/null 2>&1
 COMPRESS=$(bazel info bazel-bin 2>/dev/null)/tools/compress
-echo "# default vs accurate ($(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), onnxruntime-node $(node -p "require('$ORT/node_modules/onnxruntime-node/package.json').version"))"
+report_heading "default vs accurate"
 echo
 echo "| model | held-out | default (\`optimize,quantize\`) | method=mse | bias-correction | \`accurate\` (both) |"
 echo "| --- | --- | --- | --- | --- | --- |"
@@ -26,15 +27,7 @@ for m in fmnist fmnist_resnet mobilenet_v2 efficientnet_b0 transformer audio_kws
     "$COMPRESS" --input "$GEN/$m/model.onnx" --output "$q" --calib-data "$calib" --pipeline "$p" --check-samples 0 \
       > "$q.log" 2>&1 || { tail -3 "$q.log" >&2; exit 1; }
     node "$ORT/run.js" "$q" "$GEN/$m/$held" "$q.out" >/dev/null
-    cells+=("$(/usr/bin/python3 - "$OUT/$m.ref" "$q.out" <<'PY'
-import sys, glob, os, onnx, numpy as np
-from onnx import numpy_helper
-def load(d): return numpy_helper.to_array(onnx.load_tensor(sorted(glob.glob(os.path.join(d, 'output_*.pb')))[0])).astype(np.float64)
-r, x = load(sys.argv[1]), load(sys.argv[2])
-cos = (r * x).sum() / np.sqrt((r * r).sum() * (x * x).sum())
-print('%.1f dB, cos %.4f' % (10 * np.log10((r ** 2).sum() / max(((r - x) ** 2).sum(), 1e-30)), cos))
-PY
-)")
+    cells+=("$(output_sqnr "$OUT/$m.ref" "$q.out" --cosine)")
   done
   echo "| $m | $held | ${cells[0]} | ${cells[1]} | ${cells[2]} | ${cells[3]} |"
 done

@@ -13,9 +13,10 @@ cd "$(dirname "$0")/.."
 GEN=$PWD/testdata/generated ORT=$PWD/testdata/ort
 OUT=${1:-$(mktemp -d /tmp/prune_report.XXXXXX)}
 mkdir -p "$OUT"
+source testdata/report_lib.sh
 bazel build -c opt //tools:compress >/dev/null 2>&1
 BIN=$(bazel info -c opt bazel-bin 2>/dev/null)
-echo "# prune-channels report ($(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, onnxruntime-node $(node -p "require('$ORT/node_modules/onnxruntime-node/package.json').version"))"
+report_heading "prune-channels report"
 echo
 echo "Latency: batch 64 for the Fashion-MNIST models, 1 for the others; float is the original file; ONNX Runtime at its default optimisation level."
 echo
@@ -23,39 +24,12 @@ echo "| model | pipeline | MACs kept | size | accuracy | float ms | ms | speedup
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 row() {  # model pipeline tag calib
   local m=$1 p=$2 tag=$3 calib=$4 q=$OUT/$1.$3.onnx t0 t1
-  t0=$(date +%s.%N)
+  t0=$(date +%s)
   "$BIN/tools/compress" --input "$GEN/$m/model.onnx" --output "$q" ${calib:+--calib-data "$calib"} \
     --pipeline "$p" --check-samples 0 --report "$q.json" > "$q.log" 2>&1 || { tail -5 "$q.log" >&2; return 1; }
-  t1=$(date +%s.%N)
-  local kept acc bench
-  kept=$(/usr/bin/python3 -c "
-import json; j=json.load(open('$q.json'))
-d=[p['details'] for p in j['passes'] if p['pass']=='prune-channels']
-print('%.0f%%' % (100.0*d[-1]['macs_after']/d[-1]['macs_before']) if d else '100%')")
-  case $m in
-    fmnist*)
-      acc=$(node "$ORT/eval_fmnist.js" --data "$GEN/fmnist" "$q" | /usr/bin/python3 -c "import json,sys; print('top-1 %.4f' % json.loads(sys.stdin.readlines()[-1])['top1'])") ;;
-    *)
-      node "$ORT/run.js" "$GEN/$m/model.onnx" "$GEN/$m/test_data_set_1" "$OUT/$m.ref" >/dev/null
-      node "$ORT/run.js" "$q" "$GEN/$m/test_data_set_1" "$q.out" >/dev/null
-      acc=$(/usr/bin/python3 - "$OUT/$m.ref" "$q.out" <<'PY'
-import sys, glob, os, onnx, numpy as np
-from onnx import numpy_helper
-def load(d): return [numpy_helper.to_array(onnx.load_tensor(f)) for f in sorted(glob.glob(os.path.join(d, 'output_*.pb')))]
-r, x = load(sys.argv[1])[0].astype(np.float64), load(sys.argv[2])[0].astype(np.float64)
-print('SQNR %.1f dB' % (10*np.log10((r**2).sum()/max(((r-x)**2).sum(), 1e-30))))
-PY
-) ;;
-  esac
-  local batch=1
-  case $m in fmnist*) batch=64 ;; esac
-  bench=$(node "$ORT/bench_compare.js" "$GEN/$m/model.onnx" "$q" --threads 1 --rounds 5 --batch $batch)
-  /usr/bin/python3 - "$m" "$p" "$kept" "$(stat -c %s "$q")" "$acc" "$bench" "$t0" "$t1" <<'PY'
-import sys
-m, p, kept, size, acc, bench, t0, t1 = sys.argv[1:]
-kv = dict(t.split('=') for t in bench.split() if '=' in t)
-print(f"| {m} | `{p}` | {kept} | {int(size)/1e6:.2f} MB | {acc} | {float(kv['a_median_ms']):.2f} | {float(kv['b_median_ms']):.2f} | {float(kv['speedup']):.2f}x | {float(t1)-float(t0):.0f} |")
-PY
+  t1=$(date +%s)
+  echo "| $m | \`$p\` | $(macs_kept "$q.json" prune-channels) | $(stat -c %s "$q" | awk '{printf "%.2f MB", $1/1e6}') |" \
+       "$(accuracy_of "$m" "$q" "$OUT") | $(latency_cells "$m" "$q") | $((t1 - t0)) |"
 }
 for m in fmnist fmnist_resnet; do
   c=$GEN/$m/calib

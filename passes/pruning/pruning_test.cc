@@ -22,26 +22,14 @@ namespace onnxc {
 namespace {
 
 
-// Runs `pipeline` on `input` with `calib`; returns the pass's details.
+// Runs `pipeline` on `input` with `calib` (ONNX's checker must pass), saves
+// it to `output`; returns prune-channels' details.
 absl::StatusOr<nlohmann::json> Prune(const std::string& input, const std::string& calib, const std::string& pipeline,
                                      const std::string& output) {
-  auto model = LoadModel(input);
-  if (!model.ok()) return model.status();
-  auto pm = PassManager::Create(pipeline);
-  if (!pm.ok()) return pm.status();
-  RunSettings settings;
-  settings.calibration.data = calib;
-  PassContext ctx;
-  ctx.settings = &settings;
-  absl::Status s = (*pm)->Run(**model, ctx);
-  if (!s.ok()) return s;
-  bool ran = false;
-  s = CheckWithOnnx(**model, &ran);
-  if (!s.ok()) return s;
-  s = SaveModel(**model, output);
-  if (!s.ok()) return s;
-  for (const auto& r : (*pm)->records())
-    if (r.pass == "prune-channels") return r.details;
+  auto run = RunPipelineOnFile(input, calib, pipeline, output);
+  if (!run.ok()) return run.status();
+  for (const auto& p : run->report["passes"])
+    if (p["pass"] == "prune-channels") return p["details"];
   return absl::NotFoundError("prune-channels did not run");
 }
 

@@ -50,11 +50,18 @@ absl::StatusOr<QuantizeRun> Quantize(const std::string& input, const std::string
 
 absl::StatusOr<PipelineRun> RunPipelineOn(const std::string& name, const std::string& pipeline, const std::string& tag,
                                           RunSettings settings) {
-  auto model = LoadModel(Gen(name + "/model.onnx"));
+  return RunPipelineOnFile(Gen(name + "/model.onnx"), Gen(name + "/calib"), pipeline, Tmp(tag + ".onnx"),
+                           std::move(settings));
+}
+
+absl::StatusOr<PipelineRun> RunPipelineOnFile(const std::string& input, const std::string& calib,
+                                              const std::string& pipeline, const std::string& output,
+                                              RunSettings settings) {
+  auto model = LoadModel(input);
   if (!model.ok()) return model.status();
   auto pm = PassManager::Create(pipeline);
   if (!pm.ok()) return pm.status();
-  settings.calibration.data = Gen(name + "/calib");
+  settings.calibration.data = calib;
   PassContext ctx;
   ctx.settings = &settings;
   absl::Status s = (*pm)->Run(**model, ctx);
@@ -63,7 +70,7 @@ absl::StatusOr<PipelineRun> RunPipelineOn(const std::string& name, const std::st
   s = CheckWithOnnx(**model, &ran);
   if (!s.ok()) return s;
   if (!ran) return absl::InternalError("the ONNX checker did not run");
-  PipelineRun r{Tmp(tag + ".onnx"), (*pm)->Summary()};
+  PipelineRun r{output, (*pm)->Summary(), (*pm)->ReportJson()};
   s = SaveModel(**model, r.output);
   if (!s.ok()) return s;
   return r;

@@ -13,6 +13,7 @@
 #include "ir/tensor.h"
 #include "passes/pass/pass.h"
 #include "passes/quantization/quantization_config.pb.h"
+#include "nlohmann/json.hpp"
 #include "testdata/ort_runner.h"
 
 namespace onnxc {
@@ -47,9 +48,14 @@ absl::StatusOr<QuantizeRun> Quantize(const std::string& input, const std::string
 struct PipelineRun {
   std::string output;
   std::string summary;
+  nlohmann::json report;  // the pass manager's report (per pass: notes and details)
 };
 absl::StatusOr<PipelineRun> RunPipelineOn(const std::string& name, const std::string& pipeline, const std::string& tag,
                                           RunSettings settings = {});
+// The same for any model file and calibration data, saved to `output`.
+absl::StatusOr<PipelineRun> RunPipelineOnFile(const std::string& input, const std::string& calib,
+                                              const std::string& pipeline, const std::string& output,
+                                              RunSettings settings = {});
 
 // Minimal .npy reader: little-endian float32 or int64, C order, the first `max_rows` rows.
 absl::StatusOr<Tensor> ReadNpy(const std::string& path, int64_t max_rows);
