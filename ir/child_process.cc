@@ -11,7 +11,16 @@
 namespace onnxc {
 
 absl::StatusOr<std::string> RunInChildProcess(const std::function<absl::StatusOr<std::string>()>& work,
-                                              const std::string& what) {
+                                              const std::string& what, Isolation isolation) {
+  if (isolation == Isolation::kInProcess) {
+    try {
+      absl::StatusOr<std::string> r = work();
+      if (!r.ok()) return absl::InvalidArgumentError(r.status().message());
+      return r;
+    } catch (const std::exception& e) {
+      return absl::InvalidArgumentError(e.what());
+    }
+  }
   int fds[2];
   if (::pipe(fds) != 0) return absl::InternalError("pipe failed");
   std::fflush(nullptr);

@@ -14,11 +14,17 @@
 
 namespace onnxc {
 
+// Where such work runs. kInProcess is for programs that embed the library
+// and may not fork (RunSettings::isolation, the C API's "subprocesses=off"):
+// the work runs in the caller's process, so a crash in ONNX is the caller's.
+enum class Isolation { kChildProcess, kInProcess };
+
 // `work` runs in the child; its error message (or an exception's) comes back
 // as InvalidArgument. A crash or a silent exit becomes Internal, naming
 // `what` ("ONNX shape inference").
 absl::StatusOr<std::string> RunInChildProcess(const std::function<absl::StatusOr<std::string>()>& work,
-                                              const std::string& what);
+                                              const std::string& what,
+                                              Isolation isolation = Isolation::kChildProcess);
 
 }  // namespace onnxc
 

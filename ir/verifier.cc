@@ -79,7 +79,7 @@ absl::Status VerifyGraph(const Graph& graph) {
 
 absl::Status VerifyModel(const Model& model) { return VerifyGraph(model.graph()); }
 
-absl::Status CheckWithOnnx(const Model& model, bool* ran) {
+absl::Status CheckWithOnnx(const Model& model, bool* ran, Isolation isolation) {
   if (ran != nullptr) *ran = false;
   if (model.ir_version() > kCheckerMaxIrVersion || model.OpsetVersion("") > kCheckerMaxOpset)
     return absl::OkStatus();
@@ -100,7 +100,7 @@ absl::Status CheckWithOnnx(const Model& model, bool* ran) {
         onnx::shape_inference::InferShapes(proto, onnx::OpSchemaRegistry::Instance(), strict);
         return std::string();
       },
-      "ONNX's checker");
+      "ONNX's checker", isolation);
   if (!checked.ok()) return absl::InvalidArgumentError(absl::StrCat("ONNX checker: ", checked.status().message()));
   if (ran != nullptr) *ran = true;
   return absl::OkStatus();

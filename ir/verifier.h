@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "ir/child_process.h"
 #include "ir/model.h"
 
 namespace onnxc {
@@ -22,7 +23,7 @@ constexpr int64_t kCheckerMaxIrVersion = 8;
 
 // Runs ONNX's own checker on the exported model when its opset and IR
 // version are ones the checker knows; `*ran` says whether it did.
-absl::Status CheckWithOnnx(const Model& model, bool* ran = nullptr);
+absl::Status CheckWithOnnx(const Model& model, bool* ran = nullptr, Isolation isolation = Isolation::kChildProcess);
 
 }  // namespace onnxc
 

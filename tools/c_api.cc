@@ -38,6 +38,7 @@ struct onnxc_settings {
   int64_t calib_samples = -1;
   int threads = 2;
   int64_t check_samples = 8;
+  onnxc::Isolation isolation = onnxc::Isolation::kChildProcess;
   onnxc::CompressConfig config;
   onnxc_note_fn note = nullptr;
   void* note_user = nullptr;
@@ -68,6 +69,7 @@ absl::Status MakeRunSettings(const onnxc_settings& c, const std::string& output,
                              std::string* pipeline) {
   const onnxc::CompressConfig& config = c.config;
   s->threads = c.threads;
+  s->isolation = c.isolation;
   s->kernels = onnxc::KernelOptions::FromEnvironment();
   if (c.note != nullptr) {
     onnxc_note_fn fn = c.note;
@@ -172,6 +174,11 @@ int onnxc_settings_set(onnxc_settings* s, const char* key_c, const char* value_c
   else if (key == "calib_samples") { st = number(-1); if (st.ok()) s->calib_samples = n; }
   else if (key == "threads") { st = number(1); if (st.ok()) s->threads = static_cast<int>(n); }
   else if (key == "check_samples") { st = number(0); if (st.ok()) s->check_samples = n; }
+  else if (key == "subprocesses") {
+    if (value == "on") s->isolation = onnxc::Isolation::kChildProcess;
+    else if (value == "off") s->isolation = onnxc::Isolation::kInProcess;
+    else st = absl::InvalidArgumentError(absl::StrCat("setting subprocesses: '", value, "'; on or off"));
+  }
   else if (key == "config") {
     auto config = onnxc::ParseCompressConfig(value, "config");
     st = config.status();
@@ -180,7 +187,7 @@ int onnxc_settings_set(onnxc_settings* s, const char* key_c, const char* value_c
     if (st.ok()) s->config = *std::move(config);
   } else {
     st = absl::InvalidArgumentError(absl::StrCat("unknown setting '", key,
-                                                 "'; calib_data, calib_samples, config, target, threads, check_samples"));
+                                                 "'; calib_data, calib_samples, config, target, threads, check_samples, subprocesses"));
   }
   return st.ok() ? 0 : Fail(st, error, 1);
 }
@@ -202,11 +209,11 @@ char* onnxc_compress(const char* input, const char* output, const char* pipeline
   const onnxc_settings& c = settings_c ? *settings_c : Defaults();
   auto model = onnxc::LoadModel(input);
   if (!model.ok()) return Fail(model.status(), error, static_cast<char*>(nullptr));
-  const bool checkable = onnxc::CheckWithOnnx(**model).ok();
+  const bool checkable = onnxc::CheckWithOnnx(**model, nullptr, c.isolation).ok();
   auto report = RunOn(**model, pipeline, c, output);
   if (!report.ok()) return Fail(report.status(), error, static_cast<char*>(nullptr));
   absl::Status s = onnxc::VerifyModel(**model);
-  if (s.ok() && checkable) s = onnxc::CheckWithOnnx(**model);
+  if (s.ok() && checkable) s = onnxc::CheckWithOnnx(**model, nullptr, c.isolation);
   if (!s.ok()) return Fail(absl::InternalError(absl::StrCat("the result fails verification: ", s.message())), error,
                            static_cast<char*>(nullptr));
   s = onnxc::SaveModel(**model, output);

@@ -50,6 +50,9 @@ void onnxc_model_free(onnxc_model* model);
  *   target         a deployment target, as --target
  *   threads        threads for the kernels
  *   check_samples  samples for the before/after output check of onnxc_compress (0: off)
+ *   subprocesses   "on" (default): ONNX's checker, shape inference and version converter run in a
+ *                  forked child, so a crash in libonnx is an error; "off": in this process, for
+ *                  programs that may not fork. (A config's eval_cmd also starts a shell.)
  * Returns 0 on success. */
 onnxc_settings* onnxc_settings_create(void);
 int onnxc_settings_set(onnxc_settings* settings, const char* key, const char* value, onnxc_error** error);

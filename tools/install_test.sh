@@ -69,6 +69,10 @@ echo "== (b) C program on the C API"
 cc -o "$T/c_example" "$R/tools/install/c_example.c" $(pkg-config --cflags --libs "$PREFIX/lib/pkgconfig/onnxcompress.pc")
 "$T/c_example" "$MODEL" "$CALIB" "$T/c_int8.onnx" | tee "$T/c.log"
 grep -q "quantize ran: yes" "$T/c.log" && grep -q "has QuantizeLinear" "$T/c.log" && grep -q "nonexistent/model.onnx" "$T/c.log"
+# An embedding program that may not fork: subprocesses=off.
+cc -o "$T/c_no_fork" "$R/tools/install/c_no_fork_test.c" -lpthread \
+  $(pkg-config --cflags --libs "$PREFIX/lib/pkgconfig/onnxcompress.pc")
+"$T/c_no_fork" "$MODEL" "$CALIB" "$T/c_nofork.onnx"
 
 echo "== (c) Python"
 mkdir -p "$T/py"

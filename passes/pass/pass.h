@@ -12,6 +12,7 @@
 #include "analysis/analysis_manager.h"
 #include "analysis/calibration/calibration_settings.h"
 #include "analysis/progress.h"
+#include "ir/child_process.h"
 #include "ir/model.h"
 #include "kernels/kernel_options.h"
 #include "nlohmann/json.hpp"
@@ -28,8 +29,12 @@ struct RunSettings {
   Reporter reporter;                // progress bars and notes; silent by default
   CalibrationSettings calibration;  // --calib-data, --calib-shard, --calib-stats-in/out, ...
   // --eval-cmd: a command that prints a metric for a candidate model, for
-  // passes that search (fallback's target-metric).
+  // passes that search (fallback's target-metric). Runs a shell; empty: none.
   std::string eval_cmd;
+  // Where ONNX's shape inference, checker and version converter run: in a
+  // forked child (a crash in libonnx becomes an error), or in this process
+  // for programs that may not fork.
+  Isolation isolation = Isolation::kChildProcess;
   // Settings of one family of passes, by type (e.g. QuantizationRunSettings).
   TypedMap families;
 };

@@ -28,7 +28,7 @@ class Calibrate : public Pass {
   absl::StatusOr<PassResult> Run(Model& model, PassContext& ctx) override {
     auto settings = ResolveQuantizationSettings(options(), *ctx.settings, kName, /*read_skip=*/false);
     if (!settings.ok()) return settings.status();
-    auto prepared = PrepareForQuantization(model, settings->config());
+    auto prepared = PrepareForQuantization(model, settings->config(), ctx.settings ? ctx.settings->isolation : Isolation::kChildProcess);
     if (!prepared.ok()) return prepared.status();
     CalibrationSettings calibration = CalibrationSettingsFor(settings->config(), *ctx.settings);
     auto stats = ctx.analyses->Get<CalibrationStats>(model, ctx.ForAnalyses(), calibration);

@@ -169,7 +169,7 @@ class Fallback : public Pass {
     const PassOptions& o = options();
     auto settings = ResolveQuantizationSettings(o, *ctx.settings, kName, /*read_skip=*/false);
     if (!settings.ok()) return settings.status();
-    auto prepared = PrepareForQuantization(model, settings->config());
+    auto prepared = PrepareForQuantization(model, settings->config(), ctx.settings ? ctx.settings->isolation : Isolation::kChildProcess);
     if (!prepared.ok()) return prepared.status();
     PassResult r;
     r.changes = static_cast<int64_t>(prepared->size());  // a converted model, or none

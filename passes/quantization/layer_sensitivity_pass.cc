@@ -31,7 +31,7 @@ class LayerSensitivityPass : public Pass {
   absl::StatusOr<PassResult> Run(Model& model, PassContext& ctx) override {
     auto settings = ResolveQuantizationSettings(options(), *ctx.settings, kName, /*read_skip=*/false);
     if (!settings.ok()) return settings.status();
-    auto prepared = PrepareForQuantization(model, settings->config());
+    auto prepared = PrepareForQuantization(model, settings->config(), ctx.settings ? ctx.settings->isolation : Isolation::kChildProcess);
     if (!prepared.ok()) return prepared.status();
     LayerSensitivity::Settings request;
     request.config = settings->config();

@@ -25,7 +25,8 @@ std::string DescribeQuantizedOps(const Model& model) {
   return out;
 }
 
-absl::StatusOr<std::vector<std::string>> PrepareForQuantization(Model& model, const QuantizationConfig& config) {
+absl::StatusOr<std::vector<std::string>> PrepareForQuantization(Model& model, const QuantizationConfig& config,
+                                                               Isolation isolation) {
   std::vector<std::string> notes;
   const bool static_scheme = config.scheme() == QuantizationConfig::W8A8 ||
                              config.scheme() == QuantizationConfig::W8A16_ACT ||
@@ -33,7 +34,7 @@ absl::StatusOr<std::vector<std::string>> PrepareForQuantization(Model& model, co
   const int64_t opset = model.OpsetVersion("");
   const bool wants_per_channel = config.weight().per_channel();
   if (static_scheme && (opset < 10 || (opset < 13 && wants_per_channel))) {
-    absl::Status s = UpgradeOpset(model, 13);
+    absl::Status s = UpgradeOpset(model, 13, isolation);
     if (!s.ok())
       return absl::Status(s.code(), absl::StrCat("opset ", opset, " has no ",
                                                  opset < 10 ? "QuantizeLinear/DequantizeLinear" : "per-channel Q/DQ",

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "ir/child_process.h"
 #include "ir/model.h"
 #include "passes/quantization/quantization_config.pb.h"
 
@@ -25,7 +26,8 @@ namespace onnxc {
 std::string DescribeQuantizedOps(const Model& model);
 
 // What was done, a line each (empty: the model was left as it was).
-absl::StatusOr<std::vector<std::string>> PrepareForQuantization(Model& model, const QuantizationConfig& config);
+absl::StatusOr<std::vector<std::string>> PrepareForQuantization(Model& model, const QuantizationConfig& config,
+                                                               Isolation isolation = Isolation::kChildProcess);
 
 }  // namespace onnxc
 

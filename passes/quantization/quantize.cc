@@ -60,7 +60,7 @@ class Quantize : public Pass {
         return r;
       }
     }
-    auto prepared = PrepareForQuantization(model, config);
+    auto prepared = PrepareForQuantization(model, config, ctx.settings ? ctx.settings->isolation : Isolation::kChildProcess);
     if (!prepared.ok()) return prepared.status();
     QuantizeOptions qo;
     if (auto* keep = ctx.state->Find<KeepFloatDecisions>()) qo.keep_float = keep->nodes;

@@ -158,12 +158,13 @@ int64_t ApplyTypes(const onnx::GraphProto& proto, Graph& graph, const std::vecto
 // `nodes` (of the main graph) are exported, with the values they read.
 absl::Status InferIsolated(const Model& model, const std::vector<const Node*>& nodes,
                            const onnx::ShapeInferenceOptions& si, onnx::GraphProto* result,
-                           std::string* invalid) {
+                           std::string* invalid, Isolation isolation) {
   auto out = RunInChildProcess(
       [&]() -> absl::StatusOr<std::string> {
-        // Every proto of the child lives on one arena (never freed: the child
-        // just exits).
+        // Every proto of the child lives on one arena (never freed in a
+        // child: it just exits; freed when run in this process).
         auto* arena = new google::protobuf::Arena(ArenaOpts());
+        std::unique_ptr<google::protobuf::Arena> owned(isolation == Isolation::kInProcess ? arena : nullptr);
         auto* proto = google::protobuf::Arena::CreateMessage<onnx::ModelProto>(arena);
         *proto = model.meta();
         proto->clear_graph();
@@ -187,7 +188,7 @@ absl::Status InferIsolated(const Model& model, const std::vector<const Node*>& n
         skeleton->AppendToString(&bytes);
         return bytes;
       },
-      "ONNX shape inference");
+      "ONNX shape inference", isolation);
   if (!out.ok()) return out.status();
   if (!out->empty() && (*out)[0] == 'V') {
     *invalid = out->substr(1);
@@ -242,7 +243,7 @@ class ShapeInference : public Pass {
              "type the common ops in-process (false: ONNX's inference for every node)"}};
   }
 
-  absl::StatusOr<PassResult> Run(Model& model, PassContext&) override {
+  absl::StatusOr<PassResult> Run(Model& model, PassContext& ctx) override {
     PassResult r;
     const bool overwrite = options().GetBool("overwrite");
     const bool strict = options().GetBool("strict");
@@ -286,7 +287,8 @@ class ShapeInference : public Pass {
     google::protobuf::Arena arena(ArenaOpts());
     onnx::GraphProto& inferred_graph = *google::protobuf::Arena::CreateMessage<onnx::GraphProto>(&arena);
     std::string invalid;
-    absl::Status inferred = InferIsolated(model, rest, si, &inferred_graph, &invalid);
+    absl::Status inferred = InferIsolated(model, rest, si, &inferred_graph, &invalid,
+                                          ctx.settings ? ctx.settings->isolation : Isolation::kChildProcess);
     if (inferred.ok() && !invalid.empty()) {
       if (strict) return absl::InvalidArgumentError(invalid);
       r.notes.push_back(absl::StrCat("skipped: ", invalid));

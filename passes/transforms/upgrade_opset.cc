@@ -181,7 +181,7 @@ void MakeSoftmaxRanksKnown(onnx::GraphProto* g, int* counter) {
 
 }  // namespace
 
-absl::Status UpgradeOpset(Model& model, int64_t to) {
+absl::Status UpgradeOpset(Model& model, int64_t to, Isolation isolation) {
   const int64_t from = model.OpsetVersion("");
   if (from >= to) return absl::OkStatus();
   if (to > kConverterMaxOpset)
@@ -206,7 +206,7 @@ absl::Status UpgradeOpset(Model& model, int64_t to) {
         ShrinkLargeTensors(converted.mutable_graph(), init, constants);
         return converted.SerializeAsString();
       },
-      "ONNX's version converter");
+      "ONNX's version converter", isolation);
   if (!bytes.ok())
     return absl::Status(bytes.status().code(), absl::StrCat("upgrade-opset ", from, " -> ", to, ": ",
                                                             bytes.status().message()));
@@ -232,14 +232,14 @@ class UpgradeOpsetPass : public Pass {
   static std::vector<OptionSpec> Options() {
     return {{"to", OptionSpec::Type::kInt, "13", "the default-domain opset to reach (at most 17)"}};
   }
-  absl::StatusOr<PassResult> Run(Model& model, PassContext&) override {
+  absl::StatusOr<PassResult> Run(Model& model, PassContext& ctx) override {
     PassResult r;
     const int64_t from = model.OpsetVersion(""), to = options().GetInt("to");
     if (from >= to) {
       r.notes.push_back(absl::StrCat("opset ", from, " already >= ", to));
       return r;
     }
-    absl::Status s = UpgradeOpset(model, to);
+    absl::Status s = UpgradeOpset(model, to, ctx.settings ? ctx.settings->isolation : Isolation::kChildProcess);
     if (!s.ok()) return s;
     r.changes = 1;
     r.notes.push_back(absl::StrCat("opset ", from, " -> ", to, " (ONNX's version converter)"));

@@ -6,13 +6,14 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "ir/child_process.h"
 #include "ir/model.h"
 
 namespace onnxc {
 
 // Converts `model` in place to default-domain opset `to` (<= 17); a model
 // already there is left alone.
-absl::Status UpgradeOpset(Model& model, int64_t to);
+absl::Status UpgradeOpset(Model& model, int64_t to, Isolation isolation = Isolation::kChildProcess);
 
 }  // namespace onnxc
 
