@@ -1,12 +1,15 @@
 #include "analysis/eval_command.h"
 
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "ir/export.h"
 
 namespace onnxc {
 namespace {
@@ -32,13 +35,26 @@ absl::StatusOr<double> RunEvalCommand(const std::string& cmd, const std::string&
   if (rc != 0)
     return absl::InvalidArgumentError(absl::StrCat("eval-cmd failed (exit status ", rc, "): ", full, "\n", out));
   if (lines.empty()) return absl::InvalidArgumentError(absl::StrCat("eval-cmd printed nothing: ", full));
-  std::vector<std::string> words = absl::StrSplit(lines.back(), absl::ByAnyChar(" \t,=:"), absl::SkipWhitespace());
+  std::vector<std::string> words = absl::StrSplit(lines.back(), absl::ByAnyChar(" \t,=:{}[]\"';"), absl::SkipWhitespace());
   for (auto it = words.rbegin(); it != words.rend(); ++it) {
     double v;
     if (absl::SimpleAtod(*it, &v)) return v;
   }
   return absl::InvalidArgumentError(
       absl::StrCat("eval-cmd's last line has no number: '", lines.back(), "' (command: ", full, ")"));
+}
+
+absl::StatusOr<double> EvaluateModel(const Model& model, const std::string& cmd, std::string* tail) {
+  namespace fs = std::filesystem;
+  std::string dir = fs::temp_directory_path() / "onnxc-eval-XXXXXX";
+  if (::mkdtemp(dir.data()) == nullptr) return absl::InternalError("cannot create a temporary folder");
+  absl::Status saved = SaveModel(model, dir + "/candidate.onnx");
+  std::string ignored;
+  absl::StatusOr<double> m = saved.ok() ? RunEvalCommand(cmd, dir + "/candidate.onnx", tail ? tail : &ignored)
+                                        : absl::StatusOr<double>(saved);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  return m;
 }
 
 }  // namespace onnxc

@@ -12,13 +12,18 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "ir/model.h"
 
 namespace onnxc {
 
 // Runs `cmd` with {model} replaced by `model_path` (appended when `cmd` has no
-// {model}); returns the last number on its last non-empty output line.
+// {model}); returns the last number on its last non-empty output line (a
+// JSON line such as {"top1": 0.91} works too).
 // `*tail` gets that line.
 absl::StatusOr<double> RunEvalCommand(const std::string& cmd, const std::string& model_path, std::string* tail);
+
+// Saves `model` to a temporary folder, runs `cmd` on it, removes the folder.
+absl::StatusOr<double> EvaluateModel(const Model& model, const std::string& cmd, std::string* tail = nullptr);
 
 }  // namespace onnxc
 

@@ -20,6 +20,7 @@
 #include "analysis/budget_search.h"
 #include "analysis/calibration/calibration_data.h"
 #include "analysis/channel_groups/channel_groups.h"
+#include "analysis/eval_command.h"
 #include "analysis/layer_statistics/layer_statistics.h"
 #include "analysis/layer_statistics/paired_statistics.h"
 #include "analysis/output_check.h"
@@ -75,6 +76,7 @@ class PruneChannels : public Pass {
         {"samples", T::kInt, "128", "calibration samples for statistics and reconstruction"},
         {"eval-samples", T::kInt, "8", "calibration samples per sensitivity measurement (targets)"},
         {"check-samples", T::kInt, "8", "calibration samples to compare outputs before and after on (0: off)"},
+        {"eval-lower-is-better", T::kBool, "false", "with --eval-cmd: its metric is a loss, not an accuracy"},
     };
   }
 
@@ -146,6 +148,13 @@ class PruneChannels : public Pass {
       if ((*data)->size() > 0) samples = std::min(samples, (*data)->size());
     }
     std::unique_ptr<Model> original = model.Clone();
+    // --eval-cmd: the user's metric judges the search's trials and the result.
+    eval_cmd_ = ctx.settings->eval_cmd;
+    if (!eval_cmd_.empty()) {
+      auto m = EvaluateModel(*original, eval_cmd_);
+      if (!m.ok()) return absl::Status(m.status().code(), absl::StrCat("prune-channels: eval-cmd on the original: ", m.status().message()));
+      eval_original_ = *m;
+    }
     // Input Gram matrices of the consumers, for the activation criterion and the searches' trial refits.
     const LayerStatistics* stats = nullptr;
     std::map<std::string, LinearLayer> original_layers;
@@ -270,6 +279,12 @@ class PruneChannels : public Pass {
     r.details["params_after"] = params1;
     r.details["seconds"] = seconds;
     if (!search.empty()) r.details["search"] = search;
+    if (!eval_cmd_.empty() && pruned_groups > 0) {
+      auto m = EvaluateModel(model, eval_cmd_);
+      if (!m.ok()) return absl::Status(m.status().code(), absl::StrCat("prune-channels: eval-cmd on the result: ", m.status().message()));
+      r.details["eval"] = {{"command", eval_cmd_}, {"original", eval_original_}, {"pruned", *m}};
+      r.notes.push_back(absl::StrFormat("eval-cmd metric: %.6g original -> %.6g pruned", eval_original_, *m));
+    }
     const int64_t check = options().GetInt("check-samples");
     if (check > 0 && pruned_groups > 0) {
       auto c = CompareModelOutputs(*original, model, have_data ? calib.data : "random", check, ctx.ForAnalyses().executor);
@@ -586,9 +601,16 @@ class PruneChannels : public Pass {
             if (!s.ok()) return s;
           }
         }
-        auto check = CompareModelOutputs(original, *trial, data, options().GetInt("eval-samples"), ctx.ForAnalyses().executor);
-        if (!check.ok()) return check.status();
-        const double noise = NoiseOf(*check);
+        double noise = 0;  // the loss the search adds up
+        if (!eval_cmd_.empty()) {
+          auto m = EvaluateModel(*trial, eval_cmd_);
+          if (!m.ok()) return m.status();
+          noise = std::max(0.0, options().GetBool("eval-lower-is-better") ? *m - eval_original_ : eval_original_ - *m);
+        } else {
+          auto check = CompareModelOutputs(original, *trial, data, options().GetInt("eval-samples"), ctx.ForAnalyses().executor);
+          if (!check.ok()) return check.status();
+          noise = NoiseOf(*check);
+        }
         const double size = static_cast<double>(groups.Size(c, params));
         opts.push_back({size - total, noise});
         keeps.push_back(k);
@@ -628,6 +650,8 @@ class PruneChannels : public Pass {
   }
 
   std::map<std::string, int64_t> observed_positions_;  // by node name, for dynamic shapes
+  std::string eval_cmd_;        // --eval-cmd, if given
+  double eval_original_ = 0;    // its metric on the original
 };
 
 ONNXC_REGISTER_PASS(PruneChannels);

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 
+#include "absl/strings/str_cat.h"
 #include "analysis/channel_groups/channel_groups.h"
 #include "analysis/tensor_metrics.h"
 #include "gtest/gtest.h"
@@ -125,6 +126,31 @@ TEST_P(PruneTrainedCnn, ReconstructionKeepsTop1WithinTwoPointsInOnnxRuntime) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, PruneTrainedCnn, ::testing::Values("fmnist", "fmnist_resnet"));
+
+// --eval-cmd: the user's metric (here top-1 on 2,000 test images in ONNX
+// Runtime) judges the search's trials and is reported for the result.
+TEST(PruneChannels, EvalCommandJudgesTheSearchAndTheResult) {
+  REQUIRE_ORT_AND_DATA();
+  RunSettings settings;
+  settings.eval_cmd = absl::StrCat(OrtNodeCommand(), " '", OrtDir(), "/eval_fmnist.js' --data '", Gen("fmnist"),
+                                   "' --limit 2000 {model}");
+  auto run = RunPipelineOnFile(Gen("fmnist/model.onnx"), Gen("fmnist/calib"),
+                               "optimize,prune-channels{target-macs=0.5,round-to=1}", Tmp("fmnist_eval.onnx"), settings);
+  ASSERT_TRUE(run.ok()) << run.status();
+  nlohmann::json d;
+  for (const auto& p : run->report["passes"])
+    if (p["pass"] == "prune-channels") d = p["details"];
+  ASSERT_TRUE(d.contains("eval")) << d.dump();
+  const double original = d["eval"]["original"].get<double>(), pruned = d["eval"]["pruned"].get<double>();
+  std::printf("eval-cmd top-1 on 2000 images: original %.4f, pruned %.4f at %.0f%% of the MACs\n", original, pruned,
+              100.0 * d["macs_after"].get<double>() / d["macs_before"].get<double>());
+  EXPECT_NEAR(original, 0.91, 0.03);  // the float CNN's top-1
+  EXPECT_GT(pruned, original - 0.03);
+  EXPECT_TRUE(d["search"]["met"].get<bool>());
+  // The search's losses are metric drops (>= 0), not noise powers.
+  for (const auto& c : d["search"]["curves"])
+    for (const auto& pt : c["points"]) EXPECT_GE(pt["noise"].get<double>(), 0.0);
+}
 
 TEST(PruneChannels, RoundToAndMinChannels) {
   REQUIRE_ORT_AND_DATA();

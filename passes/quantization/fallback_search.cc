@@ -13,38 +13,6 @@
 namespace onnxc {
 namespace {
 
-namespace fs = std::filesystem;
-
-// A temporary folder for candidate models, removed with this object.
-class TempDir {
- public:
-  absl::Status Create() {
-    path_ = fs::temp_directory_path() / "onnxc-fallback-XXXXXX";
-    if (::mkdtemp(path_.data()) == nullptr) return absl::InternalError("cannot create a temporary folder");
-    return absl::OkStatus();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-// The eval command's metric for `model`, saved to `path` for it and removed after.
-absl::StatusOr<double> EvalSaved(const Model& model, const std::string& path, const std::string& cmd) {
-  absl::Status saved = SaveModel(model, path);
-  if (!saved.ok()) return saved;
-  std::string tail;
-  auto m = RunEvalCommand(cmd, path, &tail);
-  std::error_code ec;
-  fs::remove(path, ec);
-  fs::remove(path + ".data", ec);
-  return m;
-}
-
 class Search {
  public:
   explicit Search(const FallbackSearchInputs& in) : in_(in) {}
@@ -54,9 +22,7 @@ class Search {
     r_.k_min = in_.k_min;
     r_.k_max = std::max(in_.k_max, in_.k_min);
     if (in_.target.kind == FallbackTarget::Kind::kMetric) {
-      absl::Status s = tmp_.Create();
-      if (!s.ok()) return s;
-      auto m = EvalSaved(*in_.model, tmp_.path() + "/float.onnx", in_.target.eval_cmd);
+      auto m = EvaluateModel(*in_.model, in_.target.eval_cmd);
       if (!m.ok()) return m.status();
       r_.float_metric = *m;
     }
@@ -112,7 +78,7 @@ class Search {
         s.metric = std::isfinite(cmp->sqnr_db) ? cmp->sqnr_db : 1e9;
         break;
       case FallbackTarget::Kind::kMetric: {
-        auto m = EvalSaved(**q, absl::StrCat(tmp_.path(), "/candidate_k", k, ".onnx"), in_.target.eval_cmd);
+        auto m = EvaluateModel(**q, in_.target.eval_cmd);
         if (!m.ok()) return m.status();
         s.metric = *m;
         break;
@@ -139,7 +105,6 @@ class Search {
 
   const FallbackSearchInputs& in_;
   FallbackSearchResult r_;
-  TempDir tmp_;
 };
 
 }  // namespace
