@@ -42,6 +42,8 @@ struct onnxc_settings {
   onnxc::CompressConfig config;
   onnxc_note_fn note = nullptr;
   void* note_user = nullptr;
+  onnxc_progress_fn progress = nullptr;
+  void* progress_user = nullptr;
 };
 
 namespace {
@@ -71,11 +73,15 @@ absl::Status MakeRunSettings(const onnxc_settings& c, const std::string& output,
   s->threads = c.threads;
   s->isolation = c.isolation;
   s->kernels = onnxc::KernelOptions::FromEnvironment();
-  if (c.note != nullptr) {
-    onnxc_note_fn fn = c.note;
-    void* user = c.note_user;
-    s->reporter = onnxc::Reporter(nullptr, [fn, user](const std::string& line) { fn(line.c_str(), user); });
-  }
+  onnxc::Reporter::NoteFn note;
+  onnxc::Reporter::ProgressFn progress;
+  if (c.note != nullptr)
+    note = [fn = c.note, user = c.note_user](const std::string& line) { fn(line.c_str(), user); };
+  if (c.progress != nullptr)
+    progress = [fn = c.progress, user = c.progress_user](const onnxc::ProgressEvent& e) {
+      fn(e.task.c_str(), e.unit.c_str(), e.done, e.total, e.finished ? 1 : 0, user);
+    };
+  s->reporter = onnxc::Reporter(progress, note);
   onnxc::CalibrationSettings& cal = s->calibration;
   cal.data = !c.calib_data.empty() ? c.calib_data : config.calib_data();
   cal.samples = c.calib_samples != -1 ? c.calib_samples : config.calibration().has_samples() ? config.calibration().samples() : -1;
@@ -156,6 +162,12 @@ void onnxc_settings_set_note_callback(onnxc_settings* s, onnxc_note_fn fn, void*
   if (s == nullptr) return;
   s->note = fn;
   s->note_user = user;
+}
+
+void onnxc_settings_set_progress_callback(onnxc_settings* s, onnxc_progress_fn fn, void* user) {
+  if (s == nullptr) return;
+  s->progress = fn;
+  s->progress_user = user;
 }
 
 int onnxc_settings_set(onnxc_settings* s, const char* key_c, const char* value_c, onnxc_error** error) {

@@ -58,6 +58,12 @@ onnxc_settings* onnxc_settings_create(void);
 int onnxc_settings_set(onnxc_settings* settings, const char* key, const char* value, onnxc_error** error);
 typedef void (*onnxc_note_fn)(const char* line, void* user_data);
 void onnxc_settings_set_note_callback(onnxc_settings* settings, onnxc_note_fn fn, void* user_data);
+/* Progress of long jobs (calibration, sensitivity, SparseGPT, searches), at
+ * most every 50 ms per job: its task ("calibrating"), what `done` counts
+ * ("samples"), done of total (-1: unknown), and finished (0/1). */
+typedef void (*onnxc_progress_fn)(const char* task, const char* unit, long long done, long long total, int finished,
+                                  void* user_data);
+void onnxc_settings_set_progress_callback(onnxc_settings* settings, onnxc_progress_fn fn, void* user_data);
 void onnxc_settings_free(onnxc_settings* settings);
 
 /* Runs `pipeline` (NULL or "": the config's, else optimize,quantize with
