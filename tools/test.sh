@@ -22,11 +22,23 @@ fi
 
 # Count test cases from the JUnit XML files Bazel writes; a target that did
 # not build or crashed without XML counts as one failure.
-/usr/bin/python3 - "$(bazel info bazel-testlogs 2>/dev/null)" "$bazel_rc" "$fuzz_failed" <<'PY'
-import glob, os, sys, xml.etree.ElementTree as ET
+# Only the test targets that exist now count (bazel-testlogs keeps results of
+# targets since moved or deleted).
+/usr/bin/python3 - "$(bazel info bazel-testlogs 2>/dev/null)" "$bazel_rc" "$fuzz_failed" \
+  $(bazel query 'tests(//...)' 2>/dev/null) <<'PY'
+import os, sys, xml.etree.ElementTree as ET
 logs, bazel_rc, fuzz_failed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+labels = sys.argv[4:]
 passed = failed = skipped = 0
-for path in glob.glob(os.path.join(logs, "**", "test.xml"), recursive=True):
+if not labels:
+    failed += 1
+    print("FAILED: bazel query found no test targets")
+for label in labels:
+    path = os.path.join(logs, label.lstrip("/").replace(":", "/"), "test.xml")
+    if not os.path.exists(path):
+        failed += 1
+        print("no result for", label)
+        continue
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError:
