@@ -274,7 +274,7 @@ std::string RenderHtmlReport(const nlohmann::json& j) {
                       "Conv/Gemm/MatMul: ", Str(d["macs_before"]), " &rarr; ", Str(d["macs_after"]), ", weights ",
                       Str(d["params_before"]), " &rarr; ", Str(d["params_after"]), "; criterion <b>",
                       Esc(Str(d["criterion"])), "</b>", d["reconstruct"].get<bool>() ? ", consumers refit" : "",
-                      ".</p>");
+                      ". Longer bar = more removed, or more error.</p>");
       if (d.contains("search") && !d["search"]["met"].get<bool>())
         absl::StrAppend(&h, "<p class='loud'>TARGET NOT MET: kept ", absl::StrFormat("%.3f", Num(d["search"]["kept_share"])),
                         " of the ", Esc(Str(d["search"]["measure"])), "</p>");
@@ -290,7 +290,7 @@ std::string RenderHtmlReport(const nlohmann::json& j) {
           sqnr_before.emplace_back(name, Num(l["layer_sqnr_db_before"]));
           sqnr_after.emplace_back(name, Num(l["layer_sqnr_db_after"]));
         }
-      absl::StrAppend(&h, BarChart("channels kept per group, % (shorter = more removed)", channels, "%", "#5a9a5a", "f"), "<br>");
+      absl::StrAppend(&h, BarChart("channels kept per group, % (longer bar = more removed)", channels, "%", "#5a9a5a", "f"), "<br>");
       absl::StrAppend(&h, BarChart("refit layers: SQNR pruned, before the refit (dB; output, or input channels for channel refits)",
                                    sqnr_before, "dB", "#d08a4a", "f"), "<br>");
       absl::StrAppend(&h, BarChart("refit layers: SQNR after the refit (dB)", sqnr_after, "dB", "#4a7bd0", "f"));
