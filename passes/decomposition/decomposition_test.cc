@@ -101,12 +101,11 @@ TEST(Decompose, FullRankPairsComputeTheOriginalInOnnxRuntime) {
                          "decompose_full_rank");
   ASSERT_TRUE(run.ok()) << run.status();
   EXPECT_NE(run->notes.find("layers decomposed"), std::string::npos);
-  auto images = ReadNpy(Gen("fmnist/test_images.npy"), 256);
-  auto labels = ReadNpy(Gen("fmnist/test_labels.npy"), 256);
-  ASSERT_TRUE(images.ok() && labels.ok());
+  auto test_set = FashionMnistTestSet(256);
+  ASSERT_TRUE(test_set.ok()) << test_set.status();
   Tensor ref, got;
-  OrtTop1(Gen("fmnist_resnet/model.onnx"), *images, *labels, &ref);
-  OrtTop1(run->output, *images, *labels, &got);
+  OrtTop1(Gen("fmnist_resnet/model.onnx"), test_set->images, test_set->labels, &ref);
+  OrtTop1(run->output, test_set->images, test_set->labels, &got);
   EXPECT_GT(CompareTensors(ref, got).sqnr_db, 60);
   auto m = LoadModel(run->output);
   ASSERT_TRUE(m.ok());
@@ -169,10 +168,10 @@ class DecomposeOnTrainedCnn : public ::testing::TestWithParam<std::string> {};
 TEST_P(DecomposeOnTrainedCnn, TargetMacsWithRefineStaysNearFloat) {
   REQUIRE_ORT_AND_DATA();
   const std::string name = GetParam();
-  auto images = ReadNpy(Gen("fmnist/test_images.npy"), 10000);
-  auto labels = ReadNpy(Gen("fmnist/test_labels.npy"), 10000);
-  ASSERT_TRUE(images.ok() && labels.ok());
-  const double dense = OrtTop1(Gen(name + "/model.onnx"), *images, *labels);
+  auto test_set = FashionMnistTestSet();
+  ASSERT_TRUE(test_set.ok()) << test_set.status();
+  const Tensor &images = test_set->images, &labels = test_set->labels;
+  const double dense = OrtTop1(Gen(name + "/model.onnx"), images, labels);
   std::map<std::string, double> top1;
   for (const auto& [tag, pipeline] : std::vector<std::pair<std::string, std::string>>{
            {"auto", "optimize,decompose"},
@@ -183,7 +182,7 @@ TEST_P(DecomposeOnTrainedCnn, TargetMacsWithRefineStaysNearFloat) {
     auto run = RunPipeline(name, pipeline, name + "_decompose_" + tag);
     ASSERT_TRUE(run.ok()) << run.status();
     if (tag.rfind("macs70", 0) == 0) EXPECT_EQ(run->notes.find("TARGET NOT MET"), std::string::npos) << run->notes;
-    top1[tag] = OrtTop1(run->output, *images, *labels);
+    top1[tag] = OrtTop1(run->output, images, labels);
   }
   std::printf("%s top-1 (ORT, 10k): float %.4f, auto %.4f, auto+refine %.4f, macs 0.7 %.4f, macs 0.7+refine %.4f\n",
               name.c_str(), dense, top1["auto"], top1["auto_refine"], top1["macs70"], top1["macs70_refine"]);

@@ -86,10 +86,10 @@ class PruneTrainedCnn : public ::testing::TestWithParam<std::string> {};
 TEST_P(PruneTrainedCnn, ReconstructionKeepsTop1WithinTwoPointsInOnnxRuntime) {
   REQUIRE_ORT_AND_DATA();
   const std::string name = GetParam();
-  auto images = ReadNpy(Gen("fmnist/test_images.npy"), 10000);
-  auto labels = ReadNpy(Gen("fmnist/test_labels.npy"), 10000);
-  ASSERT_TRUE(images.ok() && labels.ok());
-  const double dense = OrtTop1(Gen(name + "/model.onnx"), *images, *labels);
+  auto test_set = FashionMnistTestSet();
+  ASSERT_TRUE(test_set.ok()) << test_set.status();
+  const Tensor &images = test_set->images, &labels = test_set->labels;
+  const double dense = OrtTop1(Gen(name + "/model.onnx"), images, labels);
   std::map<std::string, double> top1;
   std::map<std::string, nlohmann::json> details;
   for (const auto& [tag, pipeline] : std::vector<std::pair<std::string, std::string>>{
@@ -104,7 +104,7 @@ TEST_P(PruneTrainedCnn, ReconstructionKeepsTop1WithinTwoPointsInOnnxRuntime) {
     auto d = Prune(Gen(name + "/model.onnx"), Gen(name + "/calib"), pipeline, out);
     ASSERT_TRUE(d.ok()) << d.status();
     details[tag] = *d;
-    top1[tag] = OrtTop1(out, *images, *labels);
+    top1[tag] = OrtTop1(out, images, labels);
   }
   std::printf("%s top-1 (ORT, 10k): float %.4f, 30%% refit %.4f, 30%% no refit %.4f, macs 0.5 %.4f, +W8A8 %.4f\n",
               name.c_str(), dense, top1["ratio30"], top1["ratio30_no_refit"], top1["macs50"], top1["macs50_w8a8"]);

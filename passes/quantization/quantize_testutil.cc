@@ -76,6 +76,14 @@ absl::StatusOr<PipelineRun> RunPipelineOnFile(const std::string& input, const st
   return r;
 }
 
+absl::StatusOr<LabeledImages> FashionMnistTestSet(int64_t n) {
+  auto images = ReadNpy(Gen("fmnist/test_images.npy"), n);
+  if (!images.ok()) return images.status();
+  auto labels = ReadNpy(Gen("fmnist/test_labels.npy"), n);
+  if (!labels.ok()) return labels.status();
+  return LabeledImages{*std::move(images), *std::move(labels)};
+}
+
 double OrtTop1(const std::string& model, const Tensor& images, const Tensor& labels, Tensor* logits) {
   auto out = RunWithOrt(model, {{"input", images}});
   EXPECT_TRUE(out.ok()) << out.status();

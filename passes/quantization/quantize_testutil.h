@@ -60,6 +60,11 @@ absl::StatusOr<PipelineRun> RunPipelineOnFile(const std::string& input, const st
 // Minimal .npy reader: little-endian float32 or int64, C order, the first `max_rows` rows.
 absl::StatusOr<Tensor> ReadNpy(const std::string& path, int64_t max_rows);
 double Top1(const Tensor& logits, const Tensor& labels);
+// The first `n` images and labels of the Fashion-MNIST test set (fmnist/test_*.npy).
+struct LabeledImages {
+  Tensor images, labels;
+};
+absl::StatusOr<LabeledImages> FashionMnistTestSet(int64_t n = 10000);
 // Top-1 of `model` in ONNX Runtime on `images` (its input named "input"),
 // with its logits in `logits` if given; a failed run fails the test and gives 0.
 double OrtTop1(const std::string& model, const Tensor& images, const Tensor& labels, Tensor* logits = nullptr);

@@ -163,10 +163,10 @@ class SparsifyOnTrainedCnn : public ::testing::TestWithParam<std::string> {};
 TEST_P(SparsifyOnTrainedCnn, SparseGptBeatsMagnitudeAndSurvivesW8A8InOnnxRuntime) {
   REQUIRE_ORT_AND_DATA();
   const std::string name = GetParam();
-  auto images = ReadNpy(Gen("fmnist/test_images.npy"), 10000);
-  auto labels = ReadNpy(Gen("fmnist/test_labels.npy"), 10000);
-  ASSERT_TRUE(images.ok() && labels.ok());
-  double dense = OrtTop1(Gen(name + "/model.onnx"), *images, *labels);
+  auto test_set = FashionMnistTestSet();
+  ASSERT_TRUE(test_set.ok()) << test_set.status();
+  const Tensor &images = test_set->images, &labels = test_set->labels;
+  double dense = OrtTop1(Gen(name + "/model.onnx"), images, labels);
   std::map<std::string, double> top1;
   for (const auto& [tag, pipeline] : std::vector<std::pair<std::string, std::string>>{
            {"magnitude", "optimize,sparsify{method=magnitude}"},
@@ -177,7 +177,7 @@ TEST_P(SparsifyOnTrainedCnn, SparseGptBeatsMagnitudeAndSurvivesW8A8InOnnxRuntime
     auto run = RunPipeline(name, pipeline, name + "_" + tag);
     ASSERT_TRUE(run.ok()) << run.status();
     CheckSavedFile(*run);
-    top1[tag] = OrtTop1(run->output, *images, *labels);
+    top1[tag] = OrtTop1(run->output, images, labels);
   }
   std::printf("%s top-1 (ORT, 10k): float %.4f, magnitude %.4f, wanda %.4f, sparsegpt %.4f, sparsegpt+w8a8 %.4f\n",
               name.c_str(), dense, top1["magnitude"], top1["wanda"], top1["sparsegpt"], top1["sparsegpt_w8a8"]);
