@@ -411,6 +411,12 @@ absl::StatusOr<std::unique_ptr<ChannelGroups>> ChannelGroups::Compute(Model& mod
   return Walker(model).Run();
 }
 
+int64_t ChannelLayout::PositionsKept(const std::vector<int64_t>& kept_counts) const {
+  int64_t c = 0;
+  for (const ChannelSegment& s : segments) c += s.group < 0 ? s.channels : kept_counts[s.group];
+  return c * block;
+}
+
 ChannelGroups::Kept ChannelGroups::Full() const {
   Kept kept(groups.size());
   for (size_t g = 0; g < groups.size(); ++g) {
@@ -449,13 +455,8 @@ std::vector<int64_t> ChannelGroups::PositionsOf(const ChannelLayout& layout, int
 }
 
 int64_t ChannelGroups::SizeOf(const LinearLayerSize& l, const std::vector<int64_t>& kept_counts, bool params) {
-  auto count = [&](const ChannelLayout& layout) {
-    int64_t c = 0;
-    for (const ChannelSegment& s : layout.segments) c += s.group < 0 ? s.channels : kept_counts[s.group];
-    return c * layout.block;
-  };
-  const int64_t per = (params ? 1 : l.positions) * l.kernel, out = count(l.output);
-  return l.depthwise ? per * out : per * count(l.input) / l.groups * out;
+  const int64_t per = (params ? 1 : l.positions) * l.kernel, out = l.output.PositionsKept(kept_counts);
+  return l.depthwise ? per * out : per * l.input.PositionsKept(kept_counts) / l.groups * out;
 }
 
 int64_t ChannelGroups::Size(const std::vector<int64_t>& kept_counts, bool params) const {

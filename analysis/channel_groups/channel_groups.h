@@ -42,6 +42,8 @@ struct ChannelLayout {
   int64_t block = 1;
   int64_t channels() const;
   int64_t positions() const { return channels() * block; }
+  // positions() when group g keeps kept_counts[g] channels.
+  int64_t PositionsKept(const std::vector<int64_t>& kept_counts) const;
 };
 
 // One constant to slice when channels go.

@@ -207,7 +207,7 @@ class PruneChannels : public Pass {
     std::map<std::string, size_t> layer_row;
     for (const LinearLayerSize& l : groups.layers) {
       const int64_t in0 = l.input.positions(), out0 = l.output.positions();
-      const int64_t in1 = Count(l.input, counts), out1 = Count(l.output, counts);
+      const int64_t in1 = l.input.PositionsKept(counts), out1 = l.output.PositionsKept(counts);
       if (in0 == in1 && out0 == out1) continue;
       layer_row[NameOf(l.node)] = layers.size();
       layers.push_back({{"node", NameOf(l.node)}, {"op_type", l.node->op_type()},
@@ -342,12 +342,6 @@ class PruneChannels : public Pass {
     int64_t k = std::max<int64_t>(static_cast<int64_t>(std::ceil(channels * keep - 1e-9)), options().GetInt("min-channels"));
     k = (k + round_to - 1) / round_to * round_to;
     return std::min(k, channels);
-  }
-
-  static int64_t Count(const ChannelLayout& l, const std::vector<int64_t>& counts) {
-    int64_t c = 0;
-    for (const ChannelSegment& s : l.segments) c += s.group < 0 ? s.channels : counts[s.group];
-    return c * l.block;
   }
 
   // Per consumer of a pruned group: what it keeps and how it is refit, with
@@ -494,7 +488,8 @@ class PruneChannels : public Pass {
     int64_t done = 0;
     for (auto& [wave, nodes] : waves) {
       std::vector<PairedRequest> requests;
-      std::vector<std::string> names;
+      // A wave's layers are described once: refitting one leaves the others' weights alone.
+      std::vector<std::pair<Node*, LinearLayer>> layers_in_wave;
       for (Node* n : nodes) {
         auto cur = DescribeLinearLayer(model, n);
         const auto plan = plans.find(n);
@@ -508,26 +503,22 @@ class PruneChannels : public Pass {
           ctx.settings->reporter.Note(absl::StrCat("prune-channels: ", NameOf(n), " not refit: ", why));
           continue;
         }
-        names.push_back(NameOf(n));
-        requests.push_back({NameOf(n), plans.at(n).channels, plans.at(n).block});
+        layers_in_wave.emplace_back(n, *cur);
+        requests.push_back({NameOf(n), plan->second.channels, plan->second.block});
       }
       auto paired = ComputePairedStatistics(original, model, requests, settings, ctx.ForAnalyses());
       if (!paired.ok()) return paired.status();
-      for (const std::string& name : names) {
-        Node* n = nullptr;
-        for (Node* c : nodes)
-          if (NameOf(c) == name) n = c;
-        auto cur = DescribeLinearLayer(model, n);
-        if (!cur.ok()) return cur.status();
+      for (const auto& [n, cur] : layers_in_wave) {
+        const std::string name = NameOf(n);
         auto ref_w = ReferenceWeights(original, original_layers.at(name), n, kept_outputs);
         if (!ref_w.ok()) return ref_w.status();
-        auto cur_w = ReadLayerWeights(model, *cur);
+        auto cur_w = ReadLayerWeights(model, cur);
         if (!cur_w.ok()) return cur_w.status();
         const ConsumerPlan& plan = plans.at(n);
-        Refit fit = plan.channels ? RefitChannelsFromPairedGram(paired->at(name), original_layers.at(name), *ref_w, *cur,
+        Refit fit = plan.channels ? RefitChannelsFromPairedGram(paired->at(name), original_layers.at(name), *ref_w, cur,
                                                                 *cur_w, plan.kept_channels, plan.block, ridge)
                                   : RefitFromPairedGram(paired->at(name), *ref_w, *cur_w, ridge);
-        absl::Status s = WriteLayerWeights(model, *cur, fit.weights);
+        absl::Status s = WriteLayerWeights(model, cur, fit.weights);
         if (!s.ok()) return s;
         auto row = layer_row.find(name);
         if (row != layer_row.end()) {
