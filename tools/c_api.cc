@@ -18,11 +18,9 @@
 #include "passes/pass/pass_manager.h"
 #include "passes/pass/pass_plugin.h"
 #include "passes/pass/registry.h"
-#include "passes/quantization/deployment_target.h"
-#include "passes/quantization/quantization_run_settings.h"
-#include "passes/sparsity/sparsity_run_settings.h"
 #include "tools/compress_config.pb.h"
 #include "tools/compress_config_text.h"
+#include "tools/config_run_settings.h"
 
 struct onnxc_error {
   int code;
@@ -90,21 +88,8 @@ absl::Status MakeRunSettings(const onnxc_settings& c, const std::string& output,
   if (config.calibration().has_histograms()) cal.histograms = config.calibration().histograms();
   cal.shape = config.calibration().shape();
   s->eval_cmd = config.eval_cmd();
-  onnxc::QuantizationRunSettings q;
-  q.config = config.quantization();
-  if (!c.target.empty()) {
-    auto t = onnxc::FindDeploymentTarget(c.target);
-    if (!t.ok()) return t.status();
-    q.config.set_target(c.target);
-  }
-  if (!output.empty()) q.record_path = output + ".quant_record.pbtxt";
-  s->families.Set(q);
-  onnxc::SparsityRunSettings sparsity;
-  if (!output.empty()) sparsity.record_path = output + ".sparsity_record.json";
-  s->families.Set(sparsity);
-  if (pipeline->empty()) *pipeline = config.pipeline();
-  if (pipeline->empty()) *pipeline = cal.data.empty() ? "cleanup" : "optimize,quantize";
-  return absl::OkStatus();
+  if (pipeline->empty()) *pipeline = onnxc::DefaultPipeline(config, cal);
+  return onnxc::SetFamilySettings(config, c.target, output, "", s);
 }
 
 absl::StatusOr<nlohmann::json> RunOn(onnxc::Model& model, const char* pipeline_text, const onnxc_settings& c,

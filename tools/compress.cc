@@ -42,6 +42,7 @@
 #include "passes/quantization/target_emulation.h"
 #include "tools/compress_config.pb.h"
 #include "tools/compress_config_text.h"
+#include "tools/config_run_settings.h"
 
 ABSL_FLAG(std::string, input, "", "ONNX model to compress (never modified).");
 ABSL_FLAG(std::string, output, "", "Where to write the result (written atomically).");
@@ -328,13 +329,8 @@ int Main(int argc, char** argv) {
     calib_data = ResolveUserPath(calib_data);
   auto calibration = CalibrationSettingsFromFlags(config, calib_data);
   if (!calibration.ok()) return Fail(kExitUsage, std::string(calibration.status().message()));
-  const bool shard_run = calibration->shard.count > 1;
   std::string pipeline = absl::GetFlag(FLAGS_pipeline);
-  if (pipeline.empty()) pipeline = config.pipeline();
-  if (pipeline.empty()) {
-    if (shard_run) pipeline = "optimize,calibrate";
-    else pipeline = calib_data.empty() && calibration->stats_in.empty() ? "cleanup" : "optimize,quantize";
-  }
+  if (pipeline.empty()) pipeline = DefaultPipeline(config, *calibration);
   auto pm = PassManager::Create(pipeline);
   if (!pm.ok()) return Fail(kExitUsage, std::string(pm.status().message()));
 
@@ -367,21 +363,12 @@ int Main(int argc, char** argv) {
   settings.reporter = StderrReporter(isatty(fileno(stderr)));
   settings.calibration = *calibration;
   settings.eval_cmd = absl::GetFlag(FLAGS_eval_cmd).empty() ? config.eval_cmd() : absl::GetFlag(FLAGS_eval_cmd);
-  QuantizationRunSettings quantization;
-  quantization.config = config.quantization();
-  if (!absl::GetFlag(FLAGS_target).empty()) {
-    auto t = FindDeploymentTarget(absl::GetFlag(FLAGS_target));
-    if (!t.ok()) return Fail(kExitUsage, std::string(t.status().message()));
-    quantization.config.set_target(absl::GetFlag(FLAGS_target));
-  }
-  if (!output.empty()) quantization.record_path = output + ".quant_record.pbtxt";
   std::string fake_quant = absl::GetFlag(FLAGS_fake_quant_output).empty() ? config.fake_quant_output()
                                                                           : absl::GetFlag(FLAGS_fake_quant_output);
-  if (!fake_quant.empty()) quantization.fake_quant_path = ResolveUserPath(fake_quant);
-  settings.families.Set(quantization);
-  SparsityRunSettings sparsity;
-  if (!output.empty()) sparsity.record_path = output + ".sparsity_record.json";
-  settings.families.Set(sparsity);
+  absl::Status families = SetFamilySettings(config, absl::GetFlag(FLAGS_target), output,
+                                            fake_quant.empty() ? "" : ResolveUserPath(fake_quant), &settings);
+  if (!families.ok()) return Fail(kExitUsage, std::string(families.message()));
+  const QuantizationConfig& quantization_config = settings.families.Find<QuantizationRunSettings>()->config;
   PassContext ctx;
   ctx.settings = &settings;
   absl::Status run = (*pm)->Run(**model, ctx);
@@ -439,7 +426,7 @@ int Main(int argc, char** argv) {
                           : absl::StrCat(", checked by our verifier only: IR ", (*model)->ir_version(), " / opset ",
                                          (*model)->OpsetVersion(""), " is newer than ONNX 1.12's checker knows")
                                 .c_str());
-  if (target != nullptr) std::printf("%s", DescribeTarget(*target, quantization.config).c_str());
+  if (target != nullptr) std::printf("%s", DescribeTarget(*target, quantization_config).c_str());
   std::printf("%s%s", accuracy_text.c_str(), speed.text.c_str());
 
   std::string report = absl::GetFlag(FLAGS_report).empty() ? config.report() : absl::GetFlag(FLAGS_report);
