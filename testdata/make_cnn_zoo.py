@@ -127,6 +127,18 @@ def write_case(model, case_dir, x):
     onnx.save_tensor(numpy_helper.from_array(y, 'output'), os.path.join(case_dir, 'output_0.pb'))
 
 
+def write_calibration(d, count=16):
+    """calib/test_data_set_K/input_0.pb: `count` single inputs of the test inputs'
+    distribution from another seed, so calibration and held-out data differ (one
+    calibration image lets layer-wise methods fit that image, not the layer)."""
+    rng = np.random.default_rng(2)
+    for k in range(count):
+        case = os.path.join(d, 'calib', f'test_data_set_{k}')
+        os.makedirs(case, exist_ok=True)
+        x = rng.standard_normal((1, 3, 224, 224), dtype=np.float32)
+        onnx.save_tensor(numpy_helper.from_array(x, 'input'), os.path.join(case, 'input_0.pb'))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--out', required=True)
@@ -147,6 +159,7 @@ def main():
         m = export(model, os.path.join(d, 'model.onnx'))
         for k, x in enumerate(xs):
             write_case(model, os.path.join(d, f'test_data_set_{k}'), x)
+        write_calibration(d)
         ops = {}
         for n in m.graph.node:
             ops[n.op_type] = ops.get(n.op_type, 0) + 1

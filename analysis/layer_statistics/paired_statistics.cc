@@ -165,13 +165,16 @@ absl::StatusOr<std::map<std::string, PairedGram>> ComputePairedStatistics(
     }
   };
 
+  const CalibrationShard& shard = calibration.shard;
   const int64_t size = (*data)->size();
-  ProgressTracker progress(ctx.reporter, "paired layer statistics", "samples", size);
-  int64_t samples = 0;
+  ProgressTracker progress(ctx.reporter, "paired layer statistics", "samples",
+                           size < 0 ? -1 : (size + shard.count - 1) / shard.count);
+  int64_t samples = 0, index = 0;
   for (;;) {
     auto sample = (*data)->Next();
     if (!sample.ok()) return sample.status();
     if (!sample->has_value()) break;
+    if (index++ % shard.count != shard.index) continue;
     for (auto* ex : {ref_ex->get(), cur_ex->get()}) {
       auto r = ex->Run((**sample).inputs, ex == ref_ex->get() ? &on_reference : &on_current);
       if (!r.ok())

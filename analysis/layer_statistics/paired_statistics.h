@@ -19,6 +19,7 @@
 // channels of the two models (which reference channel each current channel
 // set predicts), and are well determined even when the layer has more
 // features than there are calibration rows.
+// Only the calibration shard's samples count (CalibrationSettings::shard).
 // Streaming like LayerStatistics: per sample, the reference's rows are held
 // only until the current model has produced its own; sums of disjoint sample
 // sets add (Merge).

@@ -22,6 +22,7 @@
 #include "analysis/channel_groups/channel_groups.h"
 #include "analysis/eval_command.h"
 #include "analysis/layer_statistics/layer_statistics.h"
+#include "analysis/layer_statistics/layer_waves.h"
 #include "analysis/layer_statistics/paired_statistics.h"
 #include "analysis/output_check.h"
 #include "analysis/progress.h"
@@ -468,25 +469,15 @@ class PruneChannels : public Pass {
                            const std::map<const Node*, ConsumerPlan>& plans, const CalibrationSettings& calib, PassContext& ctx,
                            const std::map<std::string, LinearLayer>& original_layers, nlohmann::json* layers,
                            std::map<std::string, size_t>& layer_row) {
-    std::set<const Node*> wanted(refit.begin(), refit.end());
-    std::map<const Value*, int> depth;
-    std::map<int, std::vector<Node*>> waves;
-    for (auto& node : model.graph().nodes()) {
-      int d = 0;
-      for (Value* v : node->inputs())
-        if (v != nullptr && depth.count(v)) d = std::max(d, depth[v]);
-      if (wanted.count(node.get())) waves[d].push_back(node.get());
-      const int out = wanted.count(node.get()) ? d + 1 : d;
-      for (Value* v : node->outputs())
-        if (v != nullptr) depth[v] = out;
-    }
+    const std::vector<std::vector<Node*>> waves =
+        LayerWaves(model.graph(), std::set<const Node*>(refit.begin(), refit.end()));
     CalibrationSettings settings = calib;
     settings.samples = options().GetInt("samples");
     const double ridge = options().GetFloat("ridge");
     ProgressTracker progress(ctx.settings->reporter, "prune-channels (reconstruction)", "layers",
                              static_cast<int64_t>(refit.size()));
     int64_t done = 0;
-    for (auto& [wave, nodes] : waves) {
+    for (const std::vector<Node*>& nodes : waves) {
       std::vector<PairedRequest> requests;
       // A wave's layers are described once: refitting one leaves the others' weights alone.
       std::vector<std::pair<Node*, LinearLayer>> layers_in_wave;

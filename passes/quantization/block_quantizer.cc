@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "analysis/layer_statistics/inverse_hessian.h"
+#include "passes/quantization/sequential_rounding.h"
 
 namespace onnxc {
 namespace {
@@ -68,38 +69,30 @@ absl::StatusOr<BlockCodes> QuantizeBlocksGptq(const Eigen::MatrixXd& w_in, const
                                               double damp) {
   auto factor = FactorInverseHessian(h, damp);
   if (!factor.ok()) return factor.status();
-  const Eigen::MatrixXd& U = factor->upper;
   BlockCodes c = Empty(w_in, f);
   Eigen::MatrixXd W = w_in;
   for (int64_t k = 0; k < c.cols; ++k)
     if (factor->dead[k]) W.col(k).setZero();  // inputs never seen
-  const int64_t rows = c.rows, d = c.cols;
-  for (int64_t i1 = 0; i1 < d; i1 += f.block) {  // GPTQ block = quantization block
-    const int64_t b = i1 / f.block, count = std::min(f.block, d - i1);
-    Eigen::MatrixXd W1 = W.middleCols(i1, count), Err1(rows, count);
-    const Eigen::MatrixXd U1 = U.block(i1, i1, count, count);
-    std::vector<Params> params(rows);
-    for (int64_t n = 0; n < rows; ++n) {
-      Eigen::VectorXd row = W1.row(n).transpose();
+  std::vector<Params> params(c.rows);
+  SequentialRounding how;
+  how.block = f.block;  // GPTQ block = quantization block
+  how.begin_block = [&](int64_t start, int64_t count, const Eigen::MatrixXd& cols) {
+    const int64_t b = start / f.block;
+    for (int64_t n = 0; n < c.rows; ++n) {
+      Eigen::VectorXd row = cols.row(n).transpose();
       params[n] = ChooseParams(row.data(), count, 1, f);
       c.scales[n * c.blocks + b] = params[n].scale;
       c.zero_points[n * c.blocks + b] = static_cast<uint8_t>(params[n].zero_point);
     }
-    for (int64_t i = 0; i < count; ++i) {
-      Eigen::VectorXd q(rows);
-      for (int64_t n = 0; n < rows; ++n) {
-        int code = Code(W1(n, i), params[n], f.bits);
-        c.codes[n * c.cols + i1 + i] = static_cast<uint8_t>(code);
-        q[n] = (code - params[n].zero_point) * static_cast<double>(params[n].scale);
-      }
-      Eigen::VectorXd err = (W1.col(i) - q) / U1(i, i);
-      if (i + 1 < count) W1.rightCols(count - i - 1).noalias() -= err * U1.row(i).tail(count - i - 1);
-      Err1.col(i) = err;
-    }
-    if (i1 + count < d) W.rightCols(d - i1 - count).noalias() -= Err1 * U.block(i1, i1 + count, count, d - i1 - count);
-  }
-  for (int64_t n = 0; n < rows; ++n)
-    for (int64_t k = 0; k < d; ++k) c.max_error = std::max(c.max_error, std::fabs(c.Value(n, k, f.block) - w_in(n, k)));
+  };
+  how.round = [&](int64_t n, int64_t k, double v) {
+    int code = Code(v, params[n], f.bits);
+    c.codes[n * c.cols + k] = static_cast<uint8_t>(code);
+    return (code - params[n].zero_point) * static_cast<double>(params[n].scale);
+  };
+  RoundSequentially(std::move(W), factor->upper, how);
+  for (int64_t n = 0; n < c.rows; ++n)
+    for (int64_t k = 0; k < c.cols; ++k) c.max_error = std::max(c.max_error, std::fabs(c.Value(n, k, f.block) - w_in(n, k)));
   return c;
 }
 

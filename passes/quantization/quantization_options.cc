@@ -44,7 +44,9 @@ std::vector<OptionSpec> QuantizationSettingOptions() {
           {"samples", T::kInt, "0", "calibration samples to use (0: all)"},
           {"target", T::kString, "", "deployment target whose choices fill unset settings (default: portable)"},
           {"weight-method", T::kString, "rtn",
-           "weight-only schemes: rtn (round to nearest) | gptq (Hessian-compensated rounding; needs --calib-data)"},
+           "rtn (round to nearest) | adaround (w8a8: down or up per weight, by layer-wise reconstruction) | gptq, awq "
+           "(weight-only schemes: Hessian-compensated rounding, activation-aware scales); all but rtn need --calib-data"},
+          {"reconstruction-samples", T::kInt, "64", "calibration samples weight-method=adaround sums its statistics over (0: all)"},
           {"bias-correction", T::kBool, "false",
            "shift each quantized Conv/Gemm bias by its mean output error on calibration data"},
           {"already-quantized", T::kString, "keep",
@@ -74,10 +76,12 @@ absl::StatusOr<QuantizationSettings> ResolveQuantizationSettings(const PassOptio
   if (o.Has("bias-correction")) config.set_bias_correction(o.GetBool("bias-correction"));
   if (o.Has("weight-method")) {
     auto m = ParseEnum<QuantizationConfig::WeightMethod>(pass, "weight-method", o.GetString("weight-method"),
-                                                         {{"rtn", QuantizationConfig::RTN}, {"gptq", QuantizationConfig::GPTQ}});
+                                                         {{"rtn", QuantizationConfig::RTN}, {"gptq", QuantizationConfig::GPTQ},
+                                                          {"awq", QuantizationConfig::AWQ}, {"adaround", QuantizationConfig::ADAROUND}});
     if (!m.ok()) return m.status();
     config.set_weight_method(*m);
   }
+  if (o.Has("reconstruction-samples")) config.set_reconstruction_samples(static_cast<int32_t>(o.GetInt("reconstruction-samples")));
   if (o.Has("method")) {
     auto m = ParseEnum<CalibrationMethod>(
         pass, "method", o.GetString("method"),

@@ -71,6 +71,16 @@ absl::Status QuantizationSettings::Validate(const std::string& origin) const {
     return Bad(origin, "block_size", absl::StrCat("must be a power of two >= 16, got ", c.block_size()));
   if (c.calibration_samples() < 0)
     return Bad(origin, "calibration_samples", absl::StrCat("must be >= 0, got ", c.calibration_samples()));
+  if (c.reconstruction_samples() < 0)
+    return Bad(origin, "reconstruction_samples", absl::StrCat("must be >= 0, got ", c.reconstruction_samples()));
+  const bool weight_only = c.scheme() == QuantizationConfig::W4A16 || c.scheme() == QuantizationConfig::W8A16;
+  const bool static_scheme = c.scheme() == QuantizationConfig::W8A8 || c.scheme() == QuantizationConfig::W8A16_ACT;
+  if ((c.weight_method() == QuantizationConfig::GPTQ || c.weight_method() == QuantizationConfig::AWQ) && !weight_only)
+    return Bad(origin, "weight_method",
+               absl::StrCat(QuantizationConfig::WeightMethod_Name(c.weight_method()),
+                            " applies to the weight-only schemes (w4a16, w8a16); for w8a8 use ADAROUND"));
+  if (c.weight_method() == QuantizationConfig::ADAROUND && !static_scheme)
+    return Bad(origin, "weight_method", "ADAROUND applies to the calibrated schemes (w8a8, w8a16-act)");
   for (int i = 0; i < c.op_type_override_size(); ++i) {
     const auto& o = c.op_type_override(i);
     std::string where = absl::StrCat("op_type_override[", i, "]");

@@ -14,6 +14,7 @@
 #include "ir/export.h"
 #include "passes/pass/registry.h"
 #include "analysis/layer_statistics/layer_statistics.h"
+#include "passes/quantization/adaround.h"
 #include "passes/quantization/bias_correction.h"
 #include "passes/quantization/amct_record.h"
 #include "passes/quantization/deployment_target.h"
@@ -105,8 +106,11 @@ class Quantize : public Pass {
     if (!target.ok()) return target.status();
     // SearchN needs the float layer outputs: a copy of the model before the
     // rewrite (copy-on-write: weights are not copied).
+    const bool adaround = config.weight_method() == QuantizationConfig::ADAROUND;
+    if (adaround && (ctx.settings->calibration.data.empty() || ctx.settings->calibration.data == "random"))
+      return absl::InvalidArgumentError("quantize: weight-method=adaround needs calibration data (--calib-data)");
     std::unique_ptr<Model> float_model =
-        (*target)->amct_record || config.bias_correction() ? model.Clone() : nullptr;
+        (*target)->amct_record || config.bias_correction() || adaround ? model.Clone() : nullptr;
     absl::StatusOr<QuantizeReport> report;
     std::string guard_note;
     if ((*target)->speed_guard && !config.has_keep_depthwise_float() && HasDepthwiseConv(model)) {
@@ -117,6 +121,15 @@ class Quantize : public Pass {
     if (!report.ok()) return report.status();
     if (!guard_note.empty()) report->notes.push_back(guard_note);
     report->notes.insert(report->notes.end(), prepared->begin(), prepared->end());
+    if (adaround) {
+      CalibrationSettings calibration = CalibrationSettingsFor(config, *ctx.settings);
+      if (config.reconstruction_samples() > 0 &&
+          (calibration.samples <= 0 || calibration.samples > config.reconstruction_samples()))
+        calibration.samples = config.reconstruction_samples();
+      auto ar = AdaRoundWeights(*float_model, model, calibration, ctx.ForAnalyses());
+      if (!ar.ok()) return ar.status();
+      report->notes.insert(report->notes.end(), ar->notes.begin(), ar->notes.end());
+    }
     if (config.bias_correction()) {
       auto bc = CorrectBiases(*float_model, model, CalibrationSettingsFor(config, *ctx.settings),
                               ctx.ForAnalyses().executor, ctx.settings->reporter);
