@@ -16,6 +16,7 @@
 #include "analysis/progress.h"
 #include "ir/constants.h"
 #include "passes/quantization/fake_quant.h"
+#include "passes/quantization/pair_safe_weights.h"
 #include "passes/quantization/sequential_rounding.h"
 
 namespace onnxc {
@@ -23,11 +24,12 @@ namespace {
 
 // A quantized layer whose int8 codes (and int32 bias) can be rewritten.
 struct Layer {
-  Node* node;
+  Node* node = nullptr;
   LinearLayer quantized, original;
-  Value* codes;                  // int8/uint8 initializer read by the weight's DequantizeLinear
-  int code_min, code_max;        // the code type's range
+  Value* codes = nullptr;        // int8/uint8 initializer read by the weight's DequantizeLinear
+  int code_min = 0, code_max = 0;  // the code type's range
   std::vector<float> scale;      // per output row, or one
+  int axis = 1;                  // the DequantizeLinear's axis
   std::vector<int32_t> zero_point;
   Value* bias_codes = nullptr;   // int32 initializer of a DequantizeLinear bias (free to change)
   std::vector<float> bias_scale;
@@ -68,7 +70,11 @@ std::string Describe(const Model& float_model, const std::map<std::string, Node*
     return "weight codes shared or not an initializer";
   const Tensor* codes = dq->input(0)->constant();
   const int64_t outputs = ql->outputs_per_group;
-  *layer = Layer{n, *ql, *fl, dq->input(0), 0, 0, {}, {}, nullptr, {}, {}, {}};
+  *layer = Layer{};
+  layer->node = n;
+  layer->quantized = *ql;
+  layer->original = *fl;
+  layer->codes = dq->input(0);
   if (codes->type() == onnx::TensorProto::INT8) {
     layer->code_min = -128, layer->code_max = 127;
   } else if (codes->type() == onnx::TensorProto::UINT8) {
@@ -79,6 +85,7 @@ std::string Describe(const Model& float_model, const std::map<std::string, Node*
   std::optional<Tensor> scale = GetConstant(quantized, dq->input(1));
   if (!scale || (scale->num_elements() != 1 && scale->num_elements() != outputs)) return "weight scale is not per tensor or per output";
   layer->scale = scale->ToFloatVector();
+  layer->axis = static_cast<int>(dq->GetInt("axis", 1));
   if (dq->num_inputs() > 2 && dq->input(2) != nullptr) {
     std::optional<Tensor> zp = GetConstant(quantized, dq->input(2));
     if (!zp || zp->num_elements() != static_cast<int64_t>(layer->scale.size())) return "weight zero point not constant";
@@ -188,12 +195,19 @@ absl::StatusOr<Rounding> ChooseRounding(const Layer& l, const LayerMatrices& m, 
 
 void WriteRounding(Layer& l, const Rounding& r) {
   Tensor* codes = l.codes->mutable_initializer();
+  // Weights that were pair-safe (x86 without VNNI cannot saturate on them) stay so.
+  std::optional<ReductionLayout> pairs;
+  if (codes->type() == onnx::TensorProto::INT8) {
+    pairs = OrtReductionLayout(*l.node, *codes, l.scale.size() == 1 ? -1 : l.axis);
+    if (pairs && CountSaturablePairs(*codes, *pairs) > 0) pairs.reset();
+  }
   Tensor code_tensor(onnx::TensorProto::FLOAT, codes->dims());
   l.quantized.FromMatrices({r.codes}, &code_tensor);
   const float* cv = code_tensor.data<float>();
   if (codes->type() == onnx::TensorProto::INT8) {
     int8_t* c = codes->mutable_data<int8_t>();
     for (int64_t i = 0; i < codes->num_elements(); ++i) c[i] = static_cast<int8_t>(std::lround(cv[i]));
+    if (pairs) ClampSaturablePairs(codes, *pairs);
   } else {
     uint8_t* c = codes->mutable_data<uint8_t>();
     for (int64_t i = 0; i < codes->num_elements(); ++i) c[i] = static_cast<uint8_t>(std::lround(cv[i]));

@@ -152,4 +152,22 @@ int64_t CountSaturablePairs(const Tensor& q, const ReductionLayout& l) {
   return bad;
 }
 
+int64_t ClampSaturablePairs(Tensor* q, const ReductionLayout& l) {
+  int8_t* p = q->mutable_data<int8_t>();
+  int64_t fixed = 0;
+  for (int64_t ch = 0; ch < l.channels; ++ch)
+    for (int64_t col = 0; col < l.columns; ++col)
+      for (int64_t i = 0; i + 1 < l.k; i += 2) {
+        int8_t& a = p[l.Index(ch, col, i)];
+        int8_t& b = p[l.Index(ch, col, i + 1)];
+        if (!((a > 0 && b > 0) || (a < 0 && b < 0))) continue;
+        const int excess = std::abs(a) + std::abs(b) - 128;
+        if (excess <= 0) continue;
+        int8_t& larger = std::abs(a) >= std::abs(b) ? a : b;
+        larger = static_cast<int8_t>(larger > 0 ? larger - excess : larger + excess);
+        ++fixed;
+      }
+  return fixed;
+}
+
 }  // namespace onnxc

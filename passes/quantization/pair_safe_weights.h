@@ -55,6 +55,10 @@ QuantizedWeight QuantizeWeightPairSafe(const Tensor& w, const ReductionLayout& l
 // Pairs of an int8 weight whose same-sign magnitudes sum to more than 128:
 // 0 for a pair-safe weight.
 int64_t CountSaturablePairs(const Tensor& q, const ReductionLayout& layout);
+// Makes an int8 weight pair-safe again after its codes were changed (by
+// AdaRound): in each saturable pair the larger magnitude gives up the
+// excess. Returns the pairs changed.
+int64_t ClampSaturablePairs(Tensor* q, const ReductionLayout& layout);
 
 }  // namespace onnxc
 
