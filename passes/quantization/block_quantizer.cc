@@ -96,4 +96,46 @@ absl::StatusOr<BlockCodes> QuantizeBlocksGptq(const Eigen::MatrixXd& w_in, const
   return c;
 }
 
+AwqCodes QuantizeBlocksAwq(const Eigen::MatrixXd& w, const Eigen::MatrixXd& h, int64_t rows, const BlockFormat& f) {
+  const int64_t k = w.cols();
+  Eigen::VectorXd rms(k);
+  for (int64_t j = 0; j < k; ++j) rms[j] = std::sqrt(std::max(0.0, h(j, j)) / std::max<int64_t>(1, rows));
+  const double signal = std::max((w * h).cwiseProduct(w).sum(), 1e-300);
+  auto dequantized = [&](const BlockCodes& c, const Eigen::VectorXd& s) {
+    Eigen::MatrixXd d(c.rows, c.cols);
+    for (int64_t n = 0; n < c.rows; ++n)
+      for (int64_t j = 0; j < c.cols; ++j) d(n, j) = c.Value(n, j, f.block) / s[j];
+    return d;
+  };
+  AwqCodes best;
+  constexpr int kGrid = 20;
+  for (int step = 0; step <= kGrid; ++step) {
+    const double alpha = static_cast<double>(step) / kGrid;
+    Eigen::VectorXd s(k);
+    for (int64_t j = 0; j < k; ++j) s[j] = rms[j] > 0 ? std::pow(rms[j], alpha) : 0.0;
+    double lo = 0, hi = 0;
+    for (int64_t j = 0; j < k; ++j)
+      if (s[j] > 0) {
+        lo = lo == 0 ? s[j] : std::min(lo, s[j]);
+        hi = std::max(hi, s[j]);
+      }
+    const double norm = lo > 0 ? std::sqrt(lo * hi) : 1.0;
+    for (int64_t j = 0; j < k; ++j) s[j] = s[j] > 0 ? s[j] / norm : 1.0;  // channels never seen keep 1
+    BlockCodes c = QuantizeBlocksRtn(w * s.asDiagonal(), f);
+    const Eigen::MatrixXd d = w - dequantized(c, s);
+    const double error = (d * h).cwiseProduct(d).sum() / signal;
+    if (step == 0) best.error_rtn = error;
+    if (step == 0 || error < best.error_awq) {
+      best.codes = std::move(c);
+      best.input_scale = s;
+      best.alpha = alpha;
+      best.error_awq = error;
+    }
+  }
+  // max_error against the original weight (codes are of the scaled one).
+  const Eigen::MatrixXd d = w - dequantized(best.codes, best.input_scale);
+  best.codes.max_error = d.cwiseAbs().maxCoeff();
+  return best;
+}
+
 }  // namespace onnxc

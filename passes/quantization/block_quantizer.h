@@ -44,6 +44,22 @@ BlockCodes QuantizeBlocksRtn(const Eigen::MatrixXd& w, const BlockFormat& f);
 absl::StatusOr<BlockCodes> QuantizeBlocksGptq(const Eigen::MatrixXd& w, const Eigen::MatrixXd& h, const BlockFormat& f,
                                               double damp = 0.01);
 
+// AWQ (Lin et al. 2024): input channels that carry large activations matter
+// most, so before RTN the weight's input columns are multiplied by
+// s_k = rms_k^alpha (rms_k = sqrt(H_kk / rows), the channel's activation
+// RMS; normalised so that max(s) min(s) = 1), and the input is divided by s
+// at run time. alpha is searched on a grid of 21 values in [0, 1] for the
+// least output error tr((W - W') H (W - W')^T), W' the dequantized weight
+// with s divided out; alpha = 0 is RTN itself, so AWQ never does worse on
+// the calibration inputs.
+struct AwqCodes {
+  BlockCodes codes;             // of W diag(s)
+  Eigen::VectorXd input_scale;  // s (inputs must be divided by it)
+  double alpha = 0;
+  double error_rtn = 0, error_awq = 0;  // relative output errors on the calibration inputs
+};
+AwqCodes QuantizeBlocksAwq(const Eigen::MatrixXd& w, const Eigen::MatrixXd& h, int64_t rows, const BlockFormat& f);
+
 }  // namespace onnxc
 
 #endif  // ONNXC_PASSES_QUANTIZATION_BLOCK_QUANTIZER_H_

@@ -68,11 +68,13 @@ class Quantize : public Pass {
     const bool weight_only = config.scheme() == QuantizationConfig::W8A16 || config.scheme() == QuantizationConfig::W4A16;
     const LayerStatistics* grams = nullptr;  // owned by the analysis manager
     LayerGramLookup layer_gram;
-    if (weight_only && config.weight_method() == QuantizationConfig::GPTQ) {
-      // GPTQ: the Gram matrices of every MatMul/Gemm's calibration inputs, in one streaming pass.
+    const bool with_data = config.weight_method() == QuantizationConfig::GPTQ || config.weight_method() == QuantizationConfig::AWQ;
+    if (weight_only && with_data) {
+      // GPTQ, AWQ: the Gram matrices of every MatMul/Gemm's calibration inputs, in one streaming pass.
       const CalibrationSettings calibration = CalibrationSettingsFor(config, *ctx.settings);
       if (calibration.data.empty() || calibration.data == "random")
-        return absl::InvalidArgumentError("quantize: weight-method=gptq needs calibration data (--calib-data)");
+        return absl::InvalidArgumentError(absl::StrCat("quantize: weight-method=", config.weight_method() == QuantizationConfig::AWQ ? "awq" : "gptq",
+                                                       " needs calibration data (--calib-data)"));
       LayerStatistics::Settings ls;
       ls.calibration = calibration;
       for (LinearLayerCandidate& c : FindLinearLayers(model))
@@ -81,12 +83,12 @@ class Quantize : public Pass {
       auto computed = ctx.analyses->Get<LayerStatistics>(model, ctx.ForAnalyses(), ls);
       if (!computed.ok()) return computed.status();
       grams = *computed;
-      layer_gram = [grams](const Node* n) -> const Eigen::MatrixXd* {
+      layer_gram = [grams](const Node* n) -> const LayerGram* {
         std::string name = !n->name().empty() ? n->name() : n->output(0)->name();
         auto it = grams->layers.find(name);
-        return it == grams->layers.end() ? nullptr : &it->second.gram[0];
+        return it == grams->layers.end() ? nullptr : &it->second;
       };
-      prepared->push_back(absl::StrCat("GPTQ: input Gram matrices of ", grams->layers.size(), " MatMul/Gemm layers from ",
+      prepared->push_back(absl::StrCat(config.weight_method() == QuantizationConfig::AWQ ? "AWQ" : "GPTQ", ": input Gram matrices of ", grams->layers.size(), " MatMul/Gemm layers from ",
                                        grams->samples, " calibration samples"));
     }
     if (weight_only || config.scheme() == QuantizationConfig::DYNAMIC) {

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "ir/constants.h"
 #include "ir/rewrite.h"
 #include "passes/quantization/block_quantizer.h"
@@ -99,9 +100,13 @@ absl::StatusOr<QuantizeReport> QuantizeWeightOnly(Model& model, const Quantizati
     BlockFormat format{bits, block, s.weight.symmetric()};
     Eigen::MatrixXd matrix = AsMatrix(*w, transposed);
     BlockCodes codes_chosen;
-    const Eigen::MatrixXd* h = layer_gram ? layer_gram(n) : nullptr;
-    if (h != nullptr) {
-      auto gptq = QuantizeBlocksGptq(matrix, h->topLeftCorner(K, K), format);
+    const LayerGram* h = layer_gram ? layer_gram(n) : nullptr;
+    std::optional<AwqCodes> awq;
+    if (h != nullptr && config.weight_method() == QuantizationConfig::AWQ) {
+      awq = QuantizeBlocksAwq(matrix, h->gram[0].topLeftCorner(K, K), h->rows, format);
+      codes_chosen = awq->codes;
+    } else if (h != nullptr) {
+      auto gptq = QuantizeBlocksGptq(matrix, h->gram[0].topLeftCorner(K, K), format);
       if (!gptq.ok()) return absl::Status(gptq.status().code(), absl::StrCat(id, ": ", gptq.status().message()));
       codes_chosen = std::move(*gptq);
     } else {
@@ -111,7 +116,17 @@ absl::StatusOr<QuantizeReport> QuantizeWeightOnly(Model& model, const Quantizati
     std::string base = n->name().empty() ? n->op_type() : n->name();
     Value* codes = g.AddInitializer(g.FreshName(base + "_B_q" + std::to_string(bits)), std::move(p.codes));
     Value* scales = g.AddInitializer(g.FreshName(base + "_B_scales"), std::move(p.scales));
-    std::vector<Value*> inputs = {n->input(0), codes, scales};
+    Value* activation = n->input(0);
+    if (awq) {
+      // The input divided by AWQ's per-channel scales (the weight was multiplied by them).
+      Tensor inverse(onnx::TensorProto::FLOAT, {K});
+      for (int64_t k = 0; k < K; ++k) inverse.mutable_data<float>()[k] = static_cast<float>(1.0 / awq->input_scale[k]);
+      Value* inv = g.AddInitializer(g.FreshName(base + "_awq_inverse_scale"), std::move(inverse));
+      Node* mul = g.CreateNodeWithOutputs("Mul", {activation, inv}, {g.FreshName(base + "_awq_scaled_input")}, n,
+                                          g.FreshName(base + "_awq_scale"));
+      activation = mul->output(0);
+    }
+    std::vector<Value*> inputs = {activation, codes, scales};
     if (!s.weight.symmetric()) inputs.push_back(g.AddInitializer(g.FreshName(base + "_B_zero_points"), std::move(p.zero_points)));
     if (bias) {
       while (inputs.size() < 5) inputs.push_back(nullptr);  // zero_points, g_idx omitted
@@ -138,8 +153,11 @@ absl::StatusOr<QuantizeReport> QuantizeWeightOnly(Model& model, const Quantizati
     layer->set_op_type(matmul ? "MatMul" : "Gemm");
     layer->mutable_weight()->set_name(weight_name);
     layer->mutable_weight()->set_type(bits == 4 ? (s.weight.symmetric() ? INT4 : UINT4) : INT8);
-    report.notes.push_back(absl::StrCat(id, ": ", K, "x", N, " -> ", bits, "-bit blocks of ", block,
-                                        h ? " by GPTQ" : "", ", max weight error ", p.max_error));
+    std::string how = !h ? "" : awq ? absl::StrFormat(" by AWQ (alpha %.2f: output error %.3g of RTN's)", awq->alpha,
+                                                          awq->error_rtn > 0 ? awq->error_awq / awq->error_rtn : 1.0)
+                                    : " by GPTQ";
+    report.notes.push_back(absl::StrCat(id, ": ", K, "x", N, " -> ", bits, "-bit blocks of ", block, how,
+                                        ", max weight error ", p.max_error));
     ++report.quantized_nodes;
   }
   if (report.quantized_nodes > 0 && model.OpsetVersion("com.microsoft") < 1) model.SetOpsetVersion("com.microsoft", 1);

@@ -15,14 +15,15 @@
 
 #include "Eigen/Dense"
 #include "absl/status/statusor.h"
+#include "analysis/layer_statistics/layer_statistics.h"
 #include "ir/model.h"
 #include "passes/quantization/quantizer.h"
 
 namespace onnxc {
 
-// Weight-only GPTQ: the Gram matrix of a MatMul/Gemm's calibration inputs
-// (nullptr, or no lookup: round to nearest).
-using LayerGramLookup = std::function<const Eigen::MatrixXd*(const Node*)>;
+// Weight-only GPTQ and AWQ (config weight_method): the statistics of a
+// MatMul/Gemm's calibration inputs (nullptr, or no lookup: round to nearest).
+using LayerGramLookup = std::function<const LayerGram*(const Node*)>;
 
 absl::StatusOr<QuantizeReport> QuantizeWeightOnly(Model& model, const QuantizationSettings& settings,
                                                   const QuantizeOptions& options,
