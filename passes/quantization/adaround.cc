@@ -177,7 +177,7 @@ absl::StatusOr<Rounding> ChooseRounding(const Layer& l, const LayerMatrices& m, 
   r.codes = m.codes;
   SequentialRounding how;
   how.round = [&](int64_t n, int64_t j, double v) -> double {
-    if (j == d) return l.bias_codes ? v : l.fixed_bias[n];  // the bias column
+    if (j == d) return l.bias_codes ? v : m.nearest(n, d);  // the bias column: refit if int32, else as it is
     if (l.quantized.IsPadding(j)) return 0.0;
     const double s = At(l.scale, n);
     const int zp = At(l.zero_point, n);
@@ -228,8 +228,8 @@ void WriteRounding(Layer& l, const Rounding& r) {
 // the calibration samples must lower the layer's error on the other half
 // (with few rows per feature a fit reproduces its rows, not the layer);
 // then it is fit again on both.
-absl::StatusOr<bool> Reround(const Model& float_model, Layer& l, const PairedGram& fit_half,
-                             const PairedGram& check_half, double damp, AdaRoundLayer* out) {
+absl::StatusOr<bool> Reround(const Model& float_model, Layer& l, PairedGram& fit_half, const PairedGram& check_half,
+                             double damp, AdaRoundLayer* out) {
   auto m = ReadMatrices(float_model, l);
   if (!m.ok()) return m.status();
   out->node = l.node->name();
@@ -244,7 +244,7 @@ absl::StatusOr<bool> Reround(const Model& float_model, Layer& l, const PairedGra
     out->kept_nearest = true;
     return false;
   }
-  PairedGram both = fit_half;
+  PairedGram& both = fit_half;  // merged in place: these are the largest matrices of the job
   absl::Status merged = both.Merge(check_half);
   if (!merged.ok()) return merged;
   auto final_rounding = ChooseRounding(l, *m, both, damp);
@@ -303,6 +303,8 @@ absl::StatusOr<AdaRoundReport> AdaRoundWeights(const Model& float_model, Model& 
     for (Node* n : wave) {
       AdaRoundLayer row;
       auto changed = Reround(float_model, layers.at(n), halves[0].at(n->name()), halves[1].at(n->name()), damp, &row);
+      halves[0].erase(n->name());
+      halves[1].erase(n->name());
       if (!changed.ok())
         return absl::Status(changed.status().code(), absl::StrCat("adaround: ", n->name(), ": ", changed.status().message()));
       improved += *changed;

@@ -59,7 +59,7 @@ absl::Status Accumulate(const Model& model, const std::map<std::string, const Va
 absl::StatusOr<BiasCorrectionReport> CorrectBiases(const Model& float_model, Model& quantized,
                                                    const CalibrationSettings& calibration,
                                                    const ExecutorOptions& executor, const Reporter& reporter,
-                                                   double bound) {
+                                                   double bound, const std::set<std::string>& leave) {
   BiasCorrectionReport report;
   // Quantized Conv/Gemm whose bias is DequantizeLinear(int32 initializer, scale constant).
   struct Layer {
@@ -73,7 +73,9 @@ absl::StatusOr<BiasCorrectionReport> CorrectBiases(const Model& float_model, Mod
   for (Node* n : float_model.graph().NodeSnapshot())
     if (!n->name().empty()) float_nodes[n->name()] = n;
   for (Node* n : quantized.graph().NodeSnapshot()) {
-    if ((!n->IsOp("Conv") && !n->IsOp("Gemm")) || n->name().empty() || n->num_inputs() < 3 || !n->input(2)) continue;
+    if ((!n->IsOp("Conv") && !n->IsOp("Gemm")) || n->name().empty() || n->num_inputs() < 3 || !n->input(2) ||
+        leave.count(n->name()))
+      continue;
     Node* dq = n->input(2)->producer();
     if (dq == nullptr || !dq->IsOp("DequantizeLinear")) continue;
     std::optional<Tensor> data = GetConstant(quantized, dq->input(0)), scale = GetConstant(quantized, dq->input(1));

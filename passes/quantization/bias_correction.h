@@ -9,9 +9,11 @@
 // A layer whose shift is large against its bias (||shift|| > bound x
 // ||bias||, NNCF's safeguard) is left as it is and named in the notes.
 // The float model is run once over the data; layers are matched by node name.
+// Layers named in `leave` are not touched (AdaRound already refit their biases).
 #ifndef ONNXC_PASSES_QUANTIZATION_BIAS_CORRECTION_H_
 #define ONNXC_PASSES_QUANTIZATION_BIAS_CORRECTION_H_
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,7 +33,7 @@ struct BiasCorrectionReport {
 absl::StatusOr<BiasCorrectionReport> CorrectBiases(const Model& float_model, Model& quantized,
                                                    const CalibrationSettings& calibration,
                                                    const ExecutorOptions& executor, const Reporter& reporter,
-                                                   double bound = 2.0);
+                                                   double bound = 2.0, const std::set<std::string>& leave = {});
 
 }  // namespace onnxc
 

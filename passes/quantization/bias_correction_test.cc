@@ -38,14 +38,14 @@ TEST(BiasCorrection, RaisesOutputSqnrOnHeldOutInputs) {
   }
 }
 
-// `accurate` is optimize + MSE ranges + bias correction, and beats the
-// default clearly on the residual CNN in ONNX Runtime.
+// `accurate` is optimize + MSE ranges + AdaRound + bias correction, and
+// beats the default clearly on the residual CNN in ONNX Runtime.
 TEST(AccuratePipeline, ExpandsAndBeatsTheDefault) {
   REQUIRE_ORT_AND_DATA();
   double sqnr[2];
   for (int accurate = 0; accurate < 2; ++accurate) {
     auto q = Quantize(Gen("fmnist_resnet/model.onnx"), Gen("fmnist_resnet/calib"),
-                      accurate ? "{method=mse,bias-correction=true}" : "", accurate ? "accurate_on" : "accurate_off");
+                      accurate ? "{method=mse,weight-method=adaround,bias-correction=true}" : "", accurate ? "accurate_on" : "accurate_off");
     ASSERT_TRUE(q.ok()) << q.status();
     auto d = OrtDiff("fmnist_resnet", q->output, "test_data_set_0");
     ASSERT_TRUE(d.ok()) << d.status();

@@ -123,6 +123,7 @@ class Quantize : public Pass {
     if (!report.ok()) return report.status();
     if (!guard_note.empty()) report->notes.push_back(guard_note);
     report->notes.insert(report->notes.end(), prepared->begin(), prepared->end());
+    std::set<std::string> rerounded;  // their biases are refit already
     if (adaround) {
       CalibrationSettings calibration = CalibrationSettingsFor(config, *ctx.settings);
       if (config.reconstruction_samples() > 0 &&
@@ -131,10 +132,12 @@ class Quantize : public Pass {
       auto ar = AdaRoundWeights(*float_model, model, calibration, ctx.ForAnalyses());
       if (!ar.ok()) return ar.status();
       report->notes.insert(report->notes.end(), ar->notes.begin(), ar->notes.end());
+      for (const AdaRoundLayer& l : ar->layers)
+        if (!l.kept_nearest) rerounded.insert(l.node);
     }
     if (config.bias_correction()) {
       auto bc = CorrectBiases(*float_model, model, CalibrationSettingsFor(config, *ctx.settings),
-                              ctx.ForAnalyses().executor, ctx.settings->reporter);
+                              ctx.ForAnalyses().executor, ctx.settings->reporter, 2.0, rerounded);
       if (!bc.ok()) return bc.status();
       report->notes.insert(report->notes.end(), bc->notes.begin(), bc->notes.end());
     }
