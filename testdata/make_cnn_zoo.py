@@ -23,6 +23,8 @@ import torch
 import torchvision
 from onnx import numpy_helper
 
+from make_torchvision import write_calibration  # the same calib/ layout and seed
+
 MODELS = [('shufflenet_v2', torchvision.models.shufflenet_v2_x1_0),
           ('regnet_x_400mf', torchvision.models.regnet_x_400mf),
           ('efficientnet_b0', torchvision.models.efficientnet_b0)]
@@ -125,18 +127,6 @@ def write_case(model, case_dir, x):
         y = model(torch.from_numpy(x)).numpy()
     onnx.save_tensor(numpy_helper.from_array(x, 'input'), os.path.join(case_dir, 'input_0.pb'))
     onnx.save_tensor(numpy_helper.from_array(y, 'output'), os.path.join(case_dir, 'output_0.pb'))
-
-
-def write_calibration(d, count=16):
-    """calib/test_data_set_K/input_0.pb: `count` single inputs of the test inputs'
-    distribution from another seed, so calibration and held-out data differ (one
-    calibration image lets layer-wise methods fit that image, not the layer)."""
-    rng = np.random.default_rng(2)
-    for k in range(count):
-        case = os.path.join(d, 'calib', f'test_data_set_{k}')
-        os.makedirs(case, exist_ok=True)
-        x = rng.standard_normal((1, 3, 224, 224), dtype=np.float32)
-        onnx.save_tensor(numpy_helper.from_array(x, 'input'), os.path.join(case, 'input_0.pb'))
 
 
 def main():
