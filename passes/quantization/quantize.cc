@@ -5,6 +5,7 @@
 //
 // Settings come from (later wins): the defaults, the `quantization` block of
 // the compress config, the file in config=..., then these options.
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -68,13 +69,15 @@ class Quantize : public Pass {
     const bool weight_only = config.scheme() == QuantizationConfig::W8A16 || config.scheme() == QuantizationConfig::W4A16;
     const LayerStatistics* grams = nullptr;  // owned by the analysis manager
     LayerGramLookup layer_gram;
-    const bool with_data = config.weight_method() == QuantizationConfig::GPTQ || config.weight_method() == QuantizationConfig::AWQ;
-    if (weight_only && with_data) {
+    // Every weight method but RTN fits the weights to calibration inputs.
+    const std::string weight_method = QuantizationConfig::WeightMethod_Name(config.weight_method());
+    if (config.weight_method() != QuantizationConfig::RTN &&
+        (ctx.settings->calibration.data.empty() || ctx.settings->calibration.data == "random"))
+      return absl::InvalidArgumentError(absl::StrCat("quantize: weight-method=", absl::AsciiStrToLower(weight_method),
+                                                     " needs calibration data (--calib-data)"));
+    if (weight_only && config.weight_method() != QuantizationConfig::RTN) {
       // GPTQ, AWQ: the Gram matrices of every MatMul/Gemm's calibration inputs, in one streaming pass.
       const CalibrationSettings calibration = CalibrationSettingsFor(config, *ctx.settings);
-      if (calibration.data.empty() || calibration.data == "random")
-        return absl::InvalidArgumentError(absl::StrCat("quantize: weight-method=", config.weight_method() == QuantizationConfig::AWQ ? "awq" : "gptq",
-                                                       " needs calibration data (--calib-data)"));
       LayerStatistics::Settings ls;
       ls.calibration = calibration;
       for (LinearLayerCandidate& c : FindLinearLayers(model))
@@ -88,8 +91,8 @@ class Quantize : public Pass {
         auto it = grams->layers.find(name);
         return it == grams->layers.end() ? nullptr : &it->second;
       };
-      prepared->push_back(absl::StrCat(config.weight_method() == QuantizationConfig::AWQ ? "AWQ" : "GPTQ", ": input Gram matrices of ", grams->layers.size(), " MatMul/Gemm layers from ",
-                                       grams->samples, " calibration samples"));
+      prepared->push_back(absl::StrCat(weight_method, ": input Gram matrices of ", grams->layers.size(),
+                                       " MatMul/Gemm layers from ", grams->samples, " calibration samples"));
     }
     if (weight_only || config.scheme() == QuantizationConfig::DYNAMIC) {
       // No calibration: weights only, or activations quantized at run time.
@@ -109,8 +112,6 @@ class Quantize : public Pass {
     // SearchN needs the float layer outputs: a copy of the model before the
     // rewrite (copy-on-write: weights are not copied).
     const bool adaround = config.weight_method() == QuantizationConfig::ADAROUND;
-    if (adaround && (ctx.settings->calibration.data.empty() || ctx.settings->calibration.data == "random"))
-      return absl::InvalidArgumentError("quantize: weight-method=adaround needs calibration data (--calib-data)");
     std::unique_ptr<Model> float_model =
         (*target)->amct_record || config.bias_correction() || adaround ? model.Clone() : nullptr;
     absl::StatusOr<QuantizeReport> report;
