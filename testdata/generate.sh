@@ -59,8 +59,10 @@ run_step() {  # [DEPS="FILE..."] run_step SCRIPT OUTPUT_FILE...
 
 run_step make_torchvision.py resnet18/model.onnx resnet18/test_data_set_1/output_0.pb \
   mobilenet_v2/model.onnx mobilenet_v2/test_data_set_1/output_0.pb mobilenet_v2/calib/test_data_set_15/input_0.pb
-run_step make_transformer.py transformer/model.onnx transformer/test_data_set_1/output_0.pb
-run_step make_token_calib.py transformer/calib/test_data_set_7/input_0.pb
+run_step make_transformer.py transformer/model.onnx transformer/test_data_set_1/output_0.pb \
+  transformer_outliers/model.onnx transformer_outliers/test_data_set_1/output_0.pb
+run_step make_token_calib.py transformer/calib/test_data_set_7/input_0.pb \
+  transformer_outliers/calib/test_data_set_7/input_0.pb
 run_step fashion_mnist.py fmnist/model.onnx fmnist/float_top1.txt fmnist/test_labels.npy \
   fmnist/calib/test_data_set_7/input_0.pb fmnist/test_data_set_0/output_0.pb
 run_step make_cnn_zoo.py shufflenet_v2/model.onnx shufflenet_v2/test_data_set_1/output_0.pb \

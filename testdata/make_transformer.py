@@ -6,6 +6,12 @@ people deploy, with Gather embeddings, MatMul/Gemm projections, Reshape and
 Transpose into heads, Softmax attention, LayerNormalization and Erf-based GELU.
 Weights are random (seeded). Torch's outputs are stored as the reference
 (ONNX conformance-test layout), at batch 1 and 4.
+
+transformer_outliers/ is the same encoder with the LayerNorm gains of 3 of
+its 64 channels set to 20: trained BERTs have such outlier dimensions in
+their LayerNorms (Bondarenko et al. 2021), which is what per-tensor int8
+activations handle worst and SmoothQuant is for. Same inputs; its
+calibration data is transformer/calib.
     /usr/bin/python3 testdata/make_transformer.py --out testdata/generated
 """
 import argparse
@@ -58,6 +64,9 @@ class TextClassifier(torch.nn.Module):
         return self.head(x.mean(dim=1))
 
 
+OUTLIER_CHANNELS, OUTLIER_GAIN = (5, 17, 42), 20.0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--out', required=True)
@@ -65,7 +74,16 @@ def main():
     torch.set_num_threads(2)
     torch.manual_seed(0)
     model = TextClassifier().eval()
-    d = os.path.join(args.out, 'transformer')
+    export(model, os.path.join(args.out, 'transformer'))
+    with torch.no_grad():
+        for layer in model.layers:
+            for ln in (layer.ln1, layer.ln2):
+                for c in OUTLIER_CHANNELS:
+                    ln.weight[c] = OUTLIER_GAIN
+    export(model, os.path.join(args.out, 'transformer_outliers'))
+
+
+def export(model, d):
     os.makedirs(d, exist_ok=True)
     path = os.path.join(d, 'model.onnx')
     torch.onnx.export(model, torch.zeros((1, SEQ), dtype=torch.int64), path, opset_version=17,
@@ -83,7 +101,7 @@ def main():
         onnx.save_tensor(numpy_helper.from_array(ids, 'input_ids'), os.path.join(case, 'input_0.pb'))
         onnx.save_tensor(numpy_helper.from_array(y, 'logits'), os.path.join(case, 'output_0.pb'))
     ops = sorted({n.op_type for n in m.graph.node})
-    print(f'transformer: {path}, {len(m.graph.node)} nodes, ops: {" ".join(ops)}')
+    print(f'{os.path.basename(d)}: {path}, {len(m.graph.node)} nodes, ops: {" ".join(ops)}')
 
 
 if __name__ == '__main__':

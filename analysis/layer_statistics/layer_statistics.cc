@@ -33,6 +33,10 @@ absl::Status LayerGram::Merge(const LayerGram& other) {
   if (other.features != features || other.gram.size() != gram.size() || other.diagonal_only != diagonal_only)
     return absl::InvalidArgumentError(absl::StrCat("layer statistics of ", layer, ": shapes differ, cannot merge"));
   for (size_t g = 0; g < gram.size(); ++g) gram[g] += other.gram[g];
+  for (size_t g = 0; g < max.size() && g < other.max.size(); ++g) {
+    max[g] = max[g].cwiseMax(other.max[g]);
+    min[g] = min[g].cwiseMin(other.min[g]);
+  }
   rows += other.rows;
   return absl::OkStatus();
 }
@@ -73,6 +77,8 @@ absl::StatusOr<std::unique_ptr<LayerStatistics>> LayerStatistics::Compute(Model&
     g.features = l.features();
     g.diagonal_only = settings.diagonal_only;
     g.gram.assign(l.groups, Eigen::MatrixXd::Zero(g.features, settings.diagonal_only ? 1 : g.features));
+    g.min.assign(l.groups, Eigen::VectorXd::Zero(g.features));
+    g.max.assign(l.groups, Eigen::VectorXd::Zero(g.features));
     by_input[l.node->input(0)].push_back(Accumulator{l, &g, {}});
   }
   for (const std::string& name : wanted)
@@ -95,6 +101,8 @@ absl::StatusOr<std::unique_ptr<LayerStatistics>> LayerStatistics::Compute(Model&
       int64_t rows_before = 0;
       absl::Status s = a.layer.ForEachInputRows(t, kBlockRows, [&](int64_t group, const LinearLayer::RowBlock& x) {
         if (group == 0) rows_before += x.rows();
+        g.max[group] = g.max[group].cwiseMax(x.colwise().maxCoeff().transpose().cast<double>());
+        g.min[group] = g.min[group].cwiseMin(x.colwise().minCoeff().transpose().cast<double>());
         if (g.diagonal_only) {
           g.gram[group].col(0) += x.colwise().squaredNorm().transpose().cast<double>();
           return;

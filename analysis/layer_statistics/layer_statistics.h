@@ -11,7 +11,8 @@
 // Streaming: the executor's observer hands each layer's input to the
 // accumulator as it is produced; rows (im2col patches for convs) are built in
 // blocks and folded in at once, so memory is the Gram matrices plus one
-// block, whatever the number of samples. Mergeable: statistics of disjoint
+// block, whatever the number of samples. Each feature's maximum magnitude
+// comes along (SmoothQuant's per-channel activation maxima). Mergeable: statistics of disjoint
 // sample sets add (Merge), so shards computed apart give the same H.
 #ifndef ONNXC_ANALYSIS_LAYER_STATISTICS_LAYER_STATISTICS_H_
 #define ONNXC_ANALYSIS_LAYER_STATISTICS_LAYER_STATISTICS_H_
@@ -37,9 +38,14 @@ struct LayerGram {
   // Per group: features x features (diagonal_only: features x 1, the diagonal).
   std::vector<Eigen::MatrixXd> gram;
   int64_t rows = 0;  // feature rows summed, per group
+  // Per group: each feature's least and greatest value over the rows (with
+  // 0 included; SmoothQuant's activation ranges).
+  std::vector<Eigen::VectorXd> min, max;
 
   // diag(H) of group g.
   Eigen::VectorXd Diagonal(int64_t g) const;
+  // max |x| of each feature of group g.
+  Eigen::VectorXd AbsMax(int64_t g) const { return max[g].cwiseMax(-min[g]); }
   // Adds another sample set's statistics of the same layer.
   absl::Status Merge(const LayerGram& other);
 };

@@ -86,7 +86,12 @@ TEST_P(LayerStatisticsOnModel, GramReproducesTheLayerOutputEnergy) {
     for (int64_t f = 0; f < g.features; ++f)
       if (l.IsPadding(f)) {
         EXPECT_EQ(g.gram[0](f, f), 0.0) << l.name() << " feature " << f;
+        EXPECT_EQ(g.AbsMax(0)(f), 0.0) << l.name() << " feature " << f;
+      } else {
+        // The mean square of a feature is at most its largest square.
+        EXPECT_LE(g.gram[0](f, f), g.AbsMax(0)(f) * g.AbsMax(0)(f) * g.rows * (1 + 1e-6)) << l.name();
       }
+    EXPECT_GT(g.AbsMax(0).maxCoeff(), 0.0) << l.name();
   }
 }
 
@@ -118,6 +123,8 @@ TEST_P(LayerStatisticsOnModel, ShardsMergeIntoTheWholeAndTheDiagonalMatches) {
     EXPECT_EQ(m.rows, g.rows);
     for (size_t k = 0; k < g.gram.size(); ++k) {
       EXPECT_LE((m.gram[k] - g.gram[k]).norm(), 1e-9 * g.gram[k].norm()) << name;
+      EXPECT_EQ(m.max[k], g.max[k]) << name;  // the max of the shards' maxima
+      EXPECT_EQ(m.min[k], g.min[k]) << name;
       // Both sum float blocks of 256 rows, in different orders: float rounding.
       EXPECT_LE(((*diag)->layers.at(name).Diagonal(k) - g.Diagonal(k)).norm(), 1e-6 * g.gram[k].norm()) << name;
     }

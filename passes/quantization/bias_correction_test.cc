@@ -1,7 +1,8 @@
 // quantize{bias-correction=true} in ONNX Runtime (default level) on held-out
 // inputs: it must raise the output SQNR of mobilenet_v2 (depthwise convs,
 // whose per-channel weight errors shift the means most) and never hurt the
-// trained Fashion-MNIST CNNs.
+// trained Fashion-MNIST CNNs (whether it helps them depends on the training
+// run: a correction that raises the calibration output error is undone).
 #include "gtest/gtest.h"
 #include "ir/export.h"
 #include "ir/import.h"
@@ -21,7 +22,7 @@ struct Case {
 TEST(BiasCorrection, RaisesOutputSqnrOnHeldOutInputs) {
   REQUIRE_ORT_AND_DATA();
   for (const Case& c : {Case{"mobilenet_v2", "mobilenet_v2/test_data_set_0", "test_data_set_1", 2.0},
-                        Case{"fmnist_resnet", "fmnist_resnet/calib", "test_data_set_0", 0.5},
+                        Case{"fmnist_resnet", "fmnist_resnet/calib", "test_data_set_0", 0.0},
                         Case{"fmnist", "fmnist/calib", "test_data_set_0", 0.0}}) {
     SCOPED_TRACE(c.model);
     double sqnr[2];

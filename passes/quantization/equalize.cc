@@ -17,13 +17,13 @@
 // Exact up to float rounding: the test checks the outputs in ONNX Runtime.
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ir/constants.h"
 #include "passes/pass/registry.h"
+#include "passes/quantization/channel_scaling.h"
 
 namespace onnxc {
 namespace {
@@ -66,33 +66,6 @@ std::optional<ConvWeights> ReadConv(Node* n) {
 Node* OnlyConsumer(const Value* v) {
   if (v == nullptr || v->uses().size() != 1 || v->IsGraphOutput()) return nullptr;
   return v->uses()[0].node;
-}
-
-// Whether `n` (between the two convs) commutes with per-channel positive
-// scaling: f(x / s) = f(x) / s (pooling acts on each channel alone).
-// Sets *relu6 for a Clip with a finite max.
-bool Homogeneous(const Model& model, Node* n, bool* relu6) {
-  *relu6 = false;
-  if (n->IsOp("Relu") || n->IsOp("LeakyRelu") || n->IsOp("MaxPool") || n->IsOp("AveragePool") ||
-      n->IsOp("GlobalAveragePool") || n->IsOp("GlobalMaxPool"))
-    return n->IsOp("MaxPool") ? n->num_outputs() == 1 : true;
-  if (n->IsOp("PRelu")) return n->input(1) && GetConstant(model, n->input(1)).has_value();
-  if (!n->IsOp("Clip")) return false;
-  double lo = n->GetFloat("min", -std::numeric_limits<float>::max());
-  double hi = n->GetFloat("max", std::numeric_limits<float>::max());
-  if (n->num_inputs() > 1 && n->input(1)) {
-    auto t = GetConstant(model, n->input(1));
-    if (!t) return false;
-    lo = t->ScalarAt(0);
-  }
-  if (n->num_inputs() > 2 && n->input(2)) {
-    auto t = GetConstant(model, n->input(2));
-    if (!t) return false;
-    hi = t->ScalarAt(0);
-  }
-  if (lo != 0) return false;
-  *relu6 = hi < std::numeric_limits<float>::max();
-  return true;
 }
 
 struct Pair {
@@ -186,7 +159,7 @@ class EqualizePass : public Pass {
       bool relu6 = false, through = true;
       while (next && !next->IsOp("Conv")) {
         bool clip6 = false;
-        if (!Homogeneous(model, next, &clip6) || next->num_outputs() != 1) {
+        if (!CommutesWithChannelScaling(model, next, /*channels_on_axis_1=*/true, &clip6)) {
           through = false;
           break;
         }

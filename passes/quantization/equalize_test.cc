@@ -1,7 +1,7 @@
 // equalize: the function is unchanged (ONNX Runtime, default level, against
-// the float model on held-out inputs), ranges are evened out, Clip(0, 6)
-// pairs are left alone unless asked, and on the trained Fashion-MNIST CNNs
-// it raises the default W8A8 output SQNR.
+// the float model on held-out inputs), ranges are evened out, and Clip(0, 6)
+// pairs are left alone unless asked. What it does to W8A8 depends on the
+// trained instance (README), so no test asserts a gain.
 #include "gtest/gtest.h"
 #include "passes/quantization/quantize_testutil.h"
 
@@ -51,24 +51,6 @@ TEST(Equalize, Relu6PairsOnlyWhenAsked) {
   EXPECT_EQ((*s)["relu6_pairs"].get<int>(), 0);
   EXPECT_GE((*l)["relu6_pairs"].get<int>(), 30);  // every inverted-residual block's expand -> depthwise -> project
   EXPECT_GT((*l)["pairs"].get<int>(), (*s)["pairs"].get<int>() + 30);
-}
-
-TEST(Equalize, RaisesDefaultW8A8OnTrainedCnns) {
-  REQUIRE_ORT_AND_DATA();
-  for (const char* m : {"fmnist", "fmnist_resnet"}) {
-    SCOPED_TRACE(m);
-    double sqnr[2];
-    for (int eq = 0; eq < 2; ++eq) {
-      auto run = RunPipelineOn(m, eq ? "optimize,equalize,quantize" : "optimize,quantize",
-                               std::string("eqq_") + m + (eq ? "_on" : "_off"));
-      ASSERT_TRUE(run.ok()) << run.status();
-      auto d = OrtDiff(m, run->output, "test_data_set_0");
-      ASSERT_TRUE(d.ok()) << d.status();
-      sqnr[eq] = d->sqnr_db;
-    }
-    std::printf("%s W8A8 in ORT: %.1f dB, with equalize %.1f dB\n", m, sqnr[0], sqnr[1]);
-    EXPECT_GT(sqnr[1], sqnr[0] + 1.0);
-  }
 }
 
 }  // namespace

@@ -417,7 +417,9 @@ class StaticQuantizer {
     // ONNX Runtime from fusing the producer (the last Gemm then stays float
     // instead of becoming QGemm with a float output).
     if (v->uses().empty() || AlreadyQuantized(v)) return;
-    if (v->producer() != nullptr && kept_float_.contains(v->producer())) return;
+    if (v->producer() != nullptr && kept_float_.contains(v->producer()) &&
+        !options_.quantize_output_of.contains(id_of_[v->producer()]))
+      return;
     if (in_set_.insert(v).second) tensors_.push_back(v);
     settings_from_.emplace(v, n);
   }
