@@ -268,6 +268,29 @@ std::string RenderHtmlReport(const nlohmann::json& j) {
                         "</td></tr>");
       absl::StrAppend(&h, "</table>");
     }
+    if (p["pass"] == "smooth-quant" && p.contains("details") && p["details"].contains("inputs")) {
+      const auto& d = p["details"];
+      absl::StrAppend(&h, "<h2>SmoothQuant <code>", Esc(Str(p["spelling"])), "</code></h2><p>", Str(d["folded"]),
+                      " inputs folded into the op before, ", Str(d["muls"]), " through a Mul, ", Str(d["unchanged"]),
+                      " left. Spread = largest / median per-channel activation maximum.</p>");
+      std::vector<std::pair<std::string, double>> before, after, gain;
+      for (const auto& e : d["inputs"]) {
+        const std::string name = Str(e["input"]);
+        before.emplace_back(name, Num(e["spread_before"], 1));
+        after.emplace_back(name, Num(e.value("spread_after", e["spread_before"]), 1));
+        const double a = Num(e["predicted_noise_before"]), b = Num(e.value("predicted_noise_after", e["predicted_noise_before"]));
+        gain.emplace_back(name, a > 0 && b > 0 ? 10 * std::log10(a / b) : 0.0);
+      }
+      absl::StrAppend(&h, BarChart("activation spread before", before, "x", "#d08a4a", "f"), "<br>");
+      absl::StrAppend(&h, BarChart("activation spread after", after, "x", "#4a7bd0", "f"), "<br>");
+      absl::StrAppend(&h, BarChart("predicted int8 noise reduction (dB)", gain, "dB", "#5a9a5a", "f"));
+      absl::StrAppend(&h, "<table><tr><th>input</th><th>layers</th><th>alpha</th><th>how</th></tr>");
+      for (const auto& e : d["inputs"])
+        absl::StrAppend(&h, "<tr><td>", Esc(Str(e["input"])), "</td><td class='n'>", Str(e["layers"]),
+                        "</td><td class='n'>", e.contains("alpha") ? absl::StrFormat("%.2f", Num(e["alpha"])) : "",
+                        "</td><td>", Esc(Str(e["how"])), "</td></tr>");
+      absl::StrAppend(&h, "</table>");
+    }
     if (p["pass"] == "prune-channels" && p.contains("details") && p["details"].contains("groups")) {
       const auto& d = p["details"];
       absl::StrAppend(&h, "<h2>Channel pruning <code>", Esc(Str(p["spelling"])), "</code></h2><p>multiply-adds of "
