@@ -8,11 +8,20 @@
 // converts each Constant, eliminate-identity and dce remove 2 of the 7 nodes
 // of each block, shape-inference types every value.
 //
+// With --real-weights the model is instead a chain of
+//   Conv(W_i: 8x8x3x3 floats, no bias) -> BatchNormalization(4 x 8 floats) -> Relu
+// blocks: weights dominate the file as in real models, and optimize has a
+// Conv+BN fusion per block.
+//
 // Modes:
 //   pipeline_benchmark                       Google Benchmark over 1k..1M
 //                                            (peak RSS there is the process's,
 //                                            shared by all sizes)
-//   pipeline_benchmark --generate=N --out=F  write the N-node model to F
+//   pipeline_benchmark --generate=N --out=F [--real-weights]
+//                                            write the N-node model to F
+//   pipeline_benchmark --proto-roundtrip=F   the protobuf floor: parse F into
+//                                            an onnx::ModelProto, serialize it
+//                                            and write it back (time, peak RSS)
 //   pipeline_benchmark --size=N --model=F    time load/pipeline/save of F in
 //                                            this (fresh) process and print one
 //                                            "result ..." line with honest peak
@@ -20,6 +29,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -118,8 +128,75 @@ onnx::ModelProto BuildModel(int64_t nodes) {
   return m;
 }
 
-void WriteModel(int64_t nodes, const std::string& path) {
-  onnx::ModelProto m = BuildModel(nodes);
+constexpr int kRealChannels = 8;
+
+// Distinct pseudo-random weights (splitmix64), so no two tensors are equal
+// and cse has nothing to merge, as in a trained model.
+onnx::TensorProto* AddFloatInitializer(onnx::GraphProto* g, const std::string& name,
+                                       std::initializer_list<int64_t> dims, uint64_t seed, float offset = 0) {
+  onnx::TensorProto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  int64_t n = 1;
+  for (int64_t d : dims) t->add_dims(d), n *= d;
+  std::string raw(n * sizeof(float), '\0');
+  float* p = reinterpret_cast<float*>(raw.data());
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull;
+  for (int64_t i = 0; i < n; ++i) {
+    uint64_t z = (x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    const float u = static_cast<float>(z >> 40) / static_cast<float>(1 << 24) - 0.5f;  // [-0.5, 0.5)
+    p[i] = offset != 0 ? std::abs(u) + offset : u;  // BN variances must be positive
+  }
+  t->set_raw_data(std::move(raw));
+  return t;
+}
+
+// Conv(3x3) -> BatchNormalization -> Relu blocks with real weight tensors.
+onnx::ModelProto BuildRealWeightsModel(int64_t nodes) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.set_producer_name("pipeline_benchmark");
+  auto* op = m.add_opset_import();
+  op->set_domain("");
+  op->set_version(13);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("conv_bn_relu_chain");
+  const int64_t C = kRealChannels;
+  SetTensorType(g->add_input(), {1, C, 8, 8});
+  g->mutable_input(0)->set_name("x");
+  std::string cur = "x";
+  const int64_t blocks = std::max<int64_t>(1, nodes / 3);
+  for (int64_t b = 0; b < blocks; ++b) {
+    const std::string p = absl::StrCat("b", b, "_");
+    const uint64_t seed = static_cast<uint64_t>(b) * 8;
+    AddFloatInitializer(g, p + "W", {C, C, 3, 3}, seed);
+    AddFloatInitializer(g, p + "scale", {C}, seed + 1);
+    AddFloatInitializer(g, p + "bias", {C}, seed + 2);
+    AddFloatInitializer(g, p + "mean", {C}, seed + 3);
+    AddFloatInitializer(g, p + "var", {C}, seed + 4, 0.5f);
+    onnx::NodeProto* conv = AddNode(g, "Conv", {cur, p + "W"}, p + "conv");
+    conv->set_name(p + "conv");
+    onnx::AttributeProto* pads = conv->add_attribute();
+    pads->set_name("pads");
+    pads->set_type(onnx::AttributeProto::INTS);
+    for (int i = 0; i < 4; ++i) pads->add_ints(1);
+    AddNode(g, "BatchNormalization", {p + "conv", p + "scale", p + "bias", p + "mean", p + "var"}, p + "bn")
+        ->set_name(p + "bn");
+    AddNode(g, "Relu", {p + "bn"}, p + "relu")->set_name(p + "relu");
+    cur = p + "relu";
+  }
+  onnx::NodeProto* out = AddNode(g, "Identity", {cur}, "y");
+  out->set_name("output");
+  SetTensorType(g->add_output(), {1, C, 8, 8});
+  g->mutable_output(0)->set_name("y");
+  return m;
+}
+
+void WriteModel(int64_t nodes, const std::string& path, bool real_weights = false) {
+  onnx::ModelProto m = real_weights ? BuildRealWeightsModel(nodes) : BuildModel(nodes);
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   if (!m.SerializeToOstream(&f)) {
     std::fprintf(stderr, "cannot write %s\n", path.c_str());
@@ -271,6 +348,35 @@ int ProtoOnlyMode(const std::string& model) {
   return 0;
 }
 
+// --proto-roundtrip=F: the floor for any tool that reads and writes ONNX
+// with protobuf: parse into an onnx::ModelProto, serialize, write the file.
+int ProtoRoundtripMode(const std::string& model) {
+  const double t0 = Seconds();
+  const std::string out = model + ".roundtrip.onnx";
+  {
+    onnx::ModelProto m;
+    {
+      std::ifstream f(model, std::ios::binary);
+      if (!m.ParseFromIstream(&f)) {
+        std::fprintf(stderr, "cannot parse %s\n", model.c_str());
+        return 1;
+      }
+    }
+    const double t1 = Seconds();
+    std::string bytes;
+    if (!m.SerializeToString(&bytes)) return 1;
+    std::ofstream f(out, std::ios::binary | std::ios::trunc);
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    f.close();
+    const double t2 = Seconds();
+    std::printf("roundtrip nodes=%d parse_ms=%.1f serialize_write_ms=%.1f total_ms=%.1f peak_rss_mb=%.1f\n",
+                m.graph().node_size(), (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t2 - t0) * 1e3,
+                ProcStatusKb("VmHWM:") / 1024.0);
+  }
+  fs::remove(out);
+  return 0;
+}
+
 }  // namespace
 }  // namespace onnxc
 
@@ -280,7 +386,11 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     bool ours = false;
-    for (const char* f : {"--size=", "--generate=", "--out=", "--model=", "--proto-only="}) {
+    if (a == "--real-weights") {
+      flags["--real-weights"] = "1";
+      continue;
+    }
+    for (const char* f : {"--size=", "--generate=", "--out=", "--model=", "--proto-only=", "--proto-roundtrip="}) {
       if (a.rfind(f, 0) == 0) {
         flags[std::string(f, std::strlen(f) - 1)] = a.substr(std::strlen(f));
         ours = true;
@@ -295,10 +405,11 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "usage: --generate=N --out=FILE\n");
       return 2;
     }
-    onnxc::WriteModel(n, flags["--out"]);
+    onnxc::WriteModel(n, flags["--out"], flags.count("--real-weights") > 0);
     return 0;
   }
   if (flags.count("--proto-only")) return onnxc::ProtoOnlyMode(flags["--proto-only"]);
+  if (flags.count("--proto-roundtrip")) return onnxc::ProtoRoundtripMode(flags["--proto-roundtrip"]);
   if (flags.count("--size")) {
     if (!absl::SimpleAtoi(flags["--size"], &n)) return 2;
     std::string model = flags["--model"];

@@ -4,31 +4,60 @@
 # so peak RSS (VmHWM) is that of one load/pipeline/save only.
 #
 #   bash tools/pipeline_benchmark.sh [SIZES...]     (default: 1000 10000 100000 1000000)
+#   bash tools/pipeline_benchmark.sh --real-weights [SIZES...]
+#        Conv 3x3 / BatchNormalization / Relu blocks with real weight tensors
+#        (default sizes 100000 300000), `optimize` (PIPELINE_BENCHMARK_PIPELINE
+#        overrides), and beside each run, in the same minutes, the protobuf
+#        floor: parse the file into an onnx::ModelProto, serialize it, write it.
 #
 # Prints a markdown table. Targets: ns/node flat across sizes, 100k nodes in
-# under 1 s, peak RSS under 2x the model file.
+# under 1 s, peak RSS under 2x the model file; with real weights, the whole
+# run within 1.5x the protobuf floor.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
+REAL=0
+if [ "${1:-}" = "--real-weights" ]; then
+  REAL=1
+  shift
+fi
 SIZES=("$@")
-((${#SIZES[@]})) || SIZES=(1000 10000 100000 1000000)
+if ((!${#SIZES[@]})); then
+  if ((REAL)); then SIZES=(100000 300000); else SIZES=(1000 10000 100000 1000000); fi
+fi
 
 bazel build -c opt //tools:pipeline_benchmark >&2
 BIN="$(bazel info -c opt bazel-bin 2>/dev/null)/tools/pipeline_benchmark"
 TMP="$(mktemp -d /tmp/pipeline_benchmark.XXXXXX)"
 trap 'rm -rf "$TMP"' EXIT
 
-echo "| nodes | file MB | load ms | pipeline ms | save ms | total ms | ns/node | peak RSS MB | peak/file |"
-echo "|------:|--------:|--------:|------------:|--------:|---------:|--------:|------------:|----------:|"
+if ((REAL)); then
+  export PIPELINE_BENCHMARK_PIPELINE="${PIPELINE_BENCHMARK_PIPELINE:-optimize}"
+  echo "| nodes | file MB | load ms | $PIPELINE_BENCHMARK_PIPELINE ms | save ms | total ms | protobuf floor ms | total / floor | peak RSS MB | peak / file | protobuf peak MB |"
+  echo "|------:|--------:|--------:|------:|--------:|---------:|------:|------:|------:|------:|------:|"
+else
+  echo "| nodes | file MB | load ms | pipeline ms | save ms | total ms | ns/node | peak RSS MB | peak/file |"
+  echo "|------:|--------:|--------:|------------:|--------:|---------:|--------:|------------:|----------:|"
+fi
 for n in "${SIZES[@]}"; do
   model="$TMP/model_$n.onnx"
-  "$BIN" --generate="$n" --out="$model"
+  if ((REAL)); then "$BIN" --generate="$n" --out="$model" --real-weights; else "$BIN" --generate="$n" --out="$model"; fi
   line="$("$BIN" --size="$n" --model="$model" | grep '^result ')"
-  rm -f "$model"
   get() { sed -E "s/.* $1=([^ ]+).*/\1/" <<<"$line"; }
-  awk -v nodes="$(get nodes)" -v mb="$(get file_mb)" -v l="$(get load_ms)" -v p="$(get pipeline_ms)" \
-      -v s="$(get save_ms)" -v t="$(get total_ms)" -v ns="$(get ns_per_node)" -v rss="$(get peak_rss_mb)" \
-      'BEGIN { printf "| %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.0f | %.1f | %.2f |\n",
-               nodes, mb, l, p, s, t, ns, rss, rss / mb }'
+  if ((REAL)); then
+    floor="$("$BIN" --proto-roundtrip="$model" | grep '^roundtrip ')"
+    fget() { sed -E "s/.* $1=([^ ]+).*/\1/" <<<"$floor"; }
+    awk -v nodes="$(get nodes)" -v mb="$(get file_mb)" -v l="$(get load_ms)" -v p="$(get pipeline_ms)" \
+        -v s="$(get save_ms)" -v t="$(get total_ms)" -v rss="$(get peak_rss_mb)" \
+        -v f="$(fget total_ms)" -v frss="$(fget peak_rss_mb)" \
+        'BEGIN { printf "| %d | %.1f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2fx | %.0f | %.2f | %.0f |\n",
+                 nodes, mb, l, p, s, t, f, t / f, rss, rss / mb, frss }'
+  else
+    awk -v nodes="$(get nodes)" -v mb="$(get file_mb)" -v l="$(get load_ms)" -v p="$(get pipeline_ms)" \
+        -v s="$(get save_ms)" -v t="$(get total_ms)" -v ns="$(get ns_per_node)" -v rss="$(get peak_rss_mb)" \
+        'BEGIN { printf "| %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.0f | %.1f | %.2f |\n",
+                 nodes, mb, l, p, s, t, ns, rss, rss / mb }'
+  fi
+  rm -f "$model"
 done

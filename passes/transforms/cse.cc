@@ -4,9 +4,10 @@
 // reading equal constants also match. One pass in topological order, with a
 // hash map: linear in graph size.
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "ir/rewrite.h"
 #include "passes/pass/registry.h"
 
@@ -22,6 +23,14 @@ std::string NodeKey(const Node& n) {
     absl::StrAppend(&key, "|", p.SerializeAsString());
   }
   return key;
+}
+
+// A hash of what NodeKey holds but the attributes' bytes: nodes in a chain
+// read different values, so most never need their full key built.
+size_t CheapKey(const Node& n) {
+  size_t h = absl::HashOf(n.domain(), n.op_type(), n.num_outputs(), n.attributes().size());
+  for (const Value* in : n.inputs()) h = absl::HashOf(h, in);
+  return h;
 }
 
 class CommonSubexpressionElimination : public Pass {
@@ -41,28 +50,52 @@ class CommonSubexpressionElimination : public Pass {
     model.graph().ForEachGraph([&](Graph* g) { graphs.push_back(g); });
     const int64_t max_bytes = options().GetInt("max-constant-bytes");
     for (Graph* g : graphs) {
-      // Constants: equal type, shape and bytes.
-      absl::flat_hash_map<std::string, Value*> constants;
+      // Constants: equal type, shape and bytes. Keyed by a hash of them (no
+      // copy of the bytes); equal hashes are confirmed byte by byte.
+      absl::flat_hash_map<size_t, absl::InlinedVector<Value*, 1>> constants;  // no allocation per entry
+      constants.reserve(g->initializers().size());
       std::vector<Value*> inits(g->initializers().begin(), g->initializers().end());
       for (Value* v : inits) {
         if (!v->has_initializer() || v->is_graph_input() || v->IsGraphOutput()) continue;
         const Tensor& t = *v->initializer();
         if (static_cast<int64_t>(t.byte_size()) > max_bytes || t.type() == onnx::TensorProto::STRING) continue;
-        std::string key = absl::StrCat(t.type(), "|", absl::StrJoin(t.dims(), ","), "|",
-                                       std::string(t.raw(), t.byte_size()));
-        auto [it, fresh] = constants.emplace(std::move(key), v);
-        if (fresh) continue;
-        g->ReplaceAllUsesWith(v, it->second);
+        const absl::string_view bytes(t.raw(), t.byte_size());
+        auto& same_hash = constants[absl::HashOf(t.type(), t.dims(), bytes)];
+        Value* equal = nullptr;
+        for (Value* c : same_hash) {
+          const Tensor& u = *c->initializer();
+          if (u.type() == t.type() && u.dims() == t.dims() && absl::string_view(u.raw(), u.byte_size()) == bytes) {
+            equal = c;
+            break;
+          }
+        }
+        if (equal == nullptr) {
+          same_hash.push_back(v);
+          continue;
+        }
+        g->ReplaceAllUsesWith(v, equal);
         g->RemoveInitializer(v);
         ++merged_constants;
       }
       // Nodes, in topological order so inputs are already canonical.
-      absl::flat_hash_map<std::string, Node*> seen;
+      absl::flat_hash_map<size_t, absl::InlinedVector<Node*, 1>> seen;
+      seen.reserve(g->num_nodes());
       for (Node* n : g->NodeSnapshot()) {
         if (!IsDeterministic(*n)) continue;
-        auto [it, fresh] = seen.emplace(NodeKey(*n), n);
-        if (fresh) continue;
-        Node* keep = it->second;
+        auto& same_hash = seen[CheapKey(*n)];
+        Node* keep = nullptr;
+        if (!same_hash.empty()) {
+          const std::string key = NodeKey(*n);
+          for (Node* c : same_hash)
+            if (NodeKey(*c) == key) {
+              keep = c;
+              break;
+            }
+        }
+        if (keep == nullptr) {
+          same_hash.push_back(n);
+          continue;
+        }
         bool interface = false;
         for (Value* out : n->outputs()) interface |= out != nullptr && !out->output_of().empty();
         if (interface) continue;  // its output names are the graph's interface

@@ -130,6 +130,41 @@ TEST(Optimize, NamedOutputsSurviveCseAndNoopRemoval) {
   EXPECT_EQ(g.outputs()[2]->name(), id->output(0)->name());
 }
 
+TEST(Optimize, CseMergesEqualConstantsAndNodesOnly) {
+  // Two equal weights and one that differs in a single byte; Mul nodes on
+  // them, and two Transposes that differ only in their perm attribute.
+  auto m = std::make_unique<Model>();
+  m->mutable_meta()->set_ir_version(8);
+  m->SetOpsetVersion("", 13);
+  Graph& g = m->graph();
+  Value* x = g.AddInput("x");
+  auto weight = [&](const std::string& name, float last) {
+    Tensor t(onnx::TensorProto::FLOAT, {4});
+    for (int i = 0; i < 4; ++i) t.mutable_data<float>()[i] = i == 3 ? last : 0.5f * i;
+    return g.AddInitializer(name, t);
+  };
+  Value* w1 = weight("w1", 7.0f);
+  Value* w2 = weight("w2", 7.0f);
+  Value* w3 = weight("w3", 7.000001f);
+  Node* m1 = g.CreateNode("Mul", {x, w1}, 1, nullptr, "m1");
+  Node* m2 = g.CreateNode("Mul", {x, w2}, 1, nullptr, "m2");
+  Node* m3 = g.CreateNode("Mul", {x, w3}, 1, nullptr, "m3");
+  Node* t1 = g.CreateNode("Transpose", {m1->output(0)}, 1, nullptr, "t1");
+  t1->SetAttr(Attribute::Ints("perm", {1, 0}));
+  Node* t2 = g.CreateNode("Transpose", {m2->output(0)}, 1, nullptr, "t2");
+  t2->SetAttr(Attribute::Ints("perm", {0, 1}));
+  Node* sum = g.CreateNode("Sum", {t1->output(0), t2->output(0), m3->output(0)}, 1, nullptr, "sum");
+  g.AddOutput(sum->output(0));
+  auto pm = PassManager::Create("cse");
+  ASSERT_TRUE(pm.ok());
+  ASSERT_TRUE((*pm)->Run(*m, {}).ok());
+  // w2 merged into w1, so m2 into m1; w3 and both Transposes stay.
+  EXPECT_EQ(g.initializers().size(), 2u);
+  EXPECT_EQ(g.num_nodes(), 5);
+  EXPECT_EQ(t2->input(0), m1->output(0));
+  EXPECT_EQ(m3->input(1), w3);
+}
+
 TEST(Optimize, RealModelsLoseEveryBatchNormAndKeepOutputs) {
   if (OrtDir().empty()) GTEST_SKIP() << "ONNXC_ORT_DIR not set: run through tools/test.sh";
   std::string gen = GeneratedTestdataDir();
