@@ -4,6 +4,7 @@
 # and that the input model is never modified.
 set -uo pipefail
 BIN="$TEST_SRCDIR/onnxcompress/tools/compress"
+BENCH="$TEST_SRCDIR/onnxcompress/tools/pipeline_benchmark"  # generates a large model
 MODELS="$TEST_SRCDIR/onnxcompress/testdata/models"
 T="$TEST_TMPDIR"
 fails=0
@@ -81,6 +82,18 @@ expect_text "config error names the line" "line 2"
 # External data out.
 check "external data threshold" 0 "$BIN" --input "$MODELS/conv_bn.onnx" --output "$T/ext.onnx" --external-data-threshold 16
 [ -s "$T/ext.onnx.data" ] || { echo "FAIL no external data file"; fails=$((fails+1)); }
+
+# ONNX's checker: on by default up to 50000 nodes, skipped (and said so)
+# above, forced with always, refused when misspelt.
+check "checker never" 0 "$BIN" --input "$MODELS/conv_bn.onnx" --output "$T/nc.onnx" --onnx-checker=never --check-samples 0
+expect_text "checker never" "checked by our verifier only: ONNX's checker not run (--onnx-checker=never)"
+check "checker misspelt" 2 "$BIN" --input "$MODELS/conv_bn.onnx" --output "$T/nc.onnx" --onnx-checker=sometimes
+expect_text "checker misspelt" "--onnx-checker must be auto, always or never"
+"$BENCH" --generate=60000 --real-weights --out="$T/big.onnx"
+check "checker auto on 60k nodes" 0 "$BIN" --input "$T/big.onnx" --output "$T/big_out.onnx" --pipeline dce --check-samples 0
+expect_text "checker auto on 60k nodes" "ONNX's checker not run: 60001 nodes > 50000 (--onnx-checker=always runs it)"
+check "checker always on 60k nodes" 0 "$BIN" --input "$T/big.onnx" --output "$T/big_out.onnx" --pipeline dce --check-samples 0 --onnx-checker=always
+expect_text "checker always on 60k nodes" "ONNX checker and strict type inference passed"
 
 echo "compress_test: $fails failed"
 [ "$fails" = 0 ]
