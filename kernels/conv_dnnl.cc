@@ -3,14 +3,14 @@
 // primitive, its weights reordered into the layout oneDNN picks and the
 // activation reorders are cached per input shape and layout in the plan's
 // fused step, so steady-state runs only execute. Inputs may arrive in a
-// oneDNN layout (nChw16c) and, when the executor allows it, the result stays
+// oneDNN layout (nChw8c or nChw16c) and, when the executor allows it, the result stays
 // in it, so chains of convs pay no reorders (only the model input and the
 // region's exits are reordered). A folded Add is a `sum` post-op: the
 // residual is copied (or reordered) into the destination first, or the
 // destination is the residual's own buffer when that is its last use.
 //
 // Settings (KernelOptions, only in a -DONNXC_CONV_DNNL build): dnnl
-// (off: the built-in conv), dnnl_layout (default nChw16c; kAny: oneDNN's
+// (off: the built-in conv), dnnl_layout (default by CPU: nChw16c with AVX-512, nChw8c with AVX2; kAny: oneDNN's
 // choice; kPlain makes oneDNN run im2col+gemm), dnnl_tune (on the first run
 // of a shape with plain input and no residual, time oneDNN with its reorders
 // against the built-in conv and keep the faster one), dnnl_depthwise,
@@ -114,6 +114,7 @@ std::shared_ptr<ShapePlan> Build(const KernelOptions& options, const KTensor& x,
       case KernelOptions::Layout::kNhwc: return 1;
       case KernelOptions::Layout::kBlocked8: return 8;
       case KernelOptions::Layout::kBlocked16: return 16;
+      case KernelOptions::Layout::kByCpu: return KernelOptions::CpuChannelBlock();
       default: return -1;
     }
   }();
@@ -196,8 +197,8 @@ std::shared_ptr<ShapePlan> Build(const KernelOptions& options, const KTensor& x,
   // oversubscribed: mobilenet_v2 b1 at 2 threads went from 6 to 75-370 ms,
   // resnet18 to 150 ms, while other builds ran). Convs worth ~20 us or
   // more are split instead into one primitive per executor thread, over the
-  // batch or, for one image in a plain or nChw16c result, over blocks of 16
-  // output channels (depthwise: of input channels too); those slices are
+  // batch or, for one image in a plain or blocked result, over blocks of 16
+  // output channels (whole 8- or 16-channel blocks) (depthwise: of input channels too); those slices are
   // contiguous in memory.
   const double kSplitFlops = options.dnnl_split_flops;
   double flops = 2.0 * N * M * (x.dims[1] / group);
@@ -211,14 +212,17 @@ std::shared_ptr<ShapePlan> Build(const KernelOptions& options, const KTensor& x,
   for (int64_t o : g.out) out_plane *= o;
   std::vector<std::pair<int64_t, int64_t>> slices;  // [begin, size) of the split axis
   bool by_batch = false;
-  if (threads > 1 && flops >= kSplitFlops && sl >= 0 && dl >= 0) {
+  // Not plain in and out: oneDNN runs those as im2col + gemm, whose parts
+  // crashed when run side by side (resnet18 at batch 8, ONNXC_DNNL_LAYOUT=nchw).
+  const bool gemm_conv = sl == 0 && dl == 0;
+  if (threads > 1 && flops >= kSplitFlops && sl >= 0 && dl >= 0 && !gemm_conv) {
     if (N >= threads) {
       by_batch = true;
       for (int t = 0; t < threads; ++t) {
         int64_t b0 = N * t / threads, b1 = N * (t + 1) / threads;
         if (b1 > b0) slices.push_back({b0, b1 - b0});
       }
-    } else if (N == 1 && (dl == 0 || dl == 16) && (!dw || sl == 0 || sl == 16) && M >= 32) {
+    } else if (N == 1 && dl >= 8 && (!dw || sl >= 8) && M >= 32) {
       const int64_t blocks = (M + 15) / 16;
       const int64_t parts = std::min<int64_t>(threads, blocks);
       for (int64_t t = 0; t < parts; ++t) {

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "kernels/cpu_features.h"
+
 namespace onnxc {
 namespace {
 
@@ -17,6 +19,14 @@ void Flag(const char* name, bool* out) {
 
 }  // namespace
 
+int KernelOptions::CpuChannelBlock() {
+  static const int block = [] {
+    const CpuFeatures cpu = DetectCpuFeatures();
+    return cpu.avx512f ? 16 : cpu.avx2 ? 8 : -1;
+  }();
+  return block;
+}
+
 KernelOptions KernelOptions::FromEnvironment() {
   KernelOptions o;
   Flag("ONNXC_DNNL_CONV", &o.dnnl);
@@ -29,6 +39,7 @@ KernelOptions KernelOptions::FromEnvironment() {
     else if (std::strcmp(v, "nhwc") == 0) o.dnnl_layout = Layout::kNhwc;
     else if (std::strcmp(v, "nChw8c") == 0) o.dnnl_layout = Layout::kBlocked8;
     else if (std::strcmp(v, "nChw16c") == 0) o.dnnl_layout = Layout::kBlocked16;
+    else if (std::strcmp(v, "cpu") == 0) o.dnnl_layout = Layout::kByCpu;
     else o.dnnl_layout = Layout::kAny;
   }
   return o;

@@ -11,9 +11,12 @@ struct KernelOptions {
   // Convolutions and pooling through oneDNN (in the default build; the
   // built-in kernels otherwise).
   bool dnnl = true;
-  // Activation layout between oneDNN convolutions.
-  enum class Layout { kAny, kPlain, kNhwc, kBlocked8, kBlocked16 };
-  Layout dnnl_layout = Layout::kBlocked16;
+  // Activation layout between oneDNN convolutions. kByCpu: the block of the
+  // vector width oneDNN's direct convs use, nChw16c with AVX-512 and nChw8c
+  // with AVX2 only (16-channel blocks ran resnet18 at 171 ms against 106 ms
+  // for nChw8c on an AVX2 EPYC, issue 11); oneDNN's choice (kAny) elsewhere.
+  enum class Layout { kByCpu, kAny, kPlain, kNhwc, kBlocked8, kBlocked16 };
+  Layout dnnl_layout = Layout::kByCpu;
   // Depthwise convolutions through oneDNN too.
   bool dnnl_depthwise = true;
   // Convs of at least this many flops are split over the executor's threads.
@@ -29,7 +32,10 @@ struct KernelOptions {
   enum class Int8Dot { kExact, kX86Int16Pairs };
   Int8Dot int8_dot = Int8Dot::kExact;
 
-  // ONNXC_DNNL_CONV=0, ONNXC_DNNL_LAYOUT=any|nchw|nhwc|nChw8c|nChw16c,
+  // The channel block kByCpu stands for on this machine: 16, 8, or -1 (any).
+  static int CpuChannelBlock();
+
+  // ONNXC_DNNL_CONV=0, ONNXC_DNNL_LAYOUT=cpu|any|nchw|nhwc|nChw8c|nChw16c,
   // ONNXC_DNNL_DW=0, ONNXC_DNNL_SPLIT_FLOPS=F, ONNXC_DNNL_TUNE=1,
   // ONNXC_DNNL_TUNE_LOG=1 (see README "Kernels").
   static KernelOptions FromEnvironment();
