@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "Eigen/Core"
 #include "kernels/registry.h"
 #include "kernels/spatial.h"
 
@@ -22,6 +23,11 @@ float* Scratch(int which, size_t floats) {
 
 inline void Clamp(float* __restrict r, int64_t n, const Epilogue& epi) {
   if (epi.kind == Epilogue::kNone) return;
+  if (epi.kind == Epilogue::kSwish) {
+    Eigen::Map<Eigen::ArrayXf> a(r, n);
+    a = a * a.logistic();  // Eigen's vectorised logistic
+    return;
+  }
   const float lo = epi.lo, hi = epi.hi;
   for (int64_t j = 0; j < n; ++j) r[j] = std::min(hi, std::max(lo, r[j]));
 }
@@ -37,8 +43,8 @@ void DepthwisePlane(const float* x, const float* w, float bias, const Geometry& 
   const int64_t DH = g.dilations[0], DW = g.dilations[1], PT = g.pad_begin[0], PL = g.pad_begin[1];
   const int64_t PH = (OH - 1) * SH + (KH - 1) * DH + 1;  // padded rows read
   const int64_t PW = (OW - 1) * SW + (KW - 1) * DW + 1;  // padded columns read
-  const float lo = epi.kind == Epilogue::kNone ? -INFINITY : epi.lo;
-  const float hi = epi.kind == Epilogue::kNone ? INFINITY : epi.hi;
+  const float lo = epi.kind == Epilogue::kClamp ? epi.lo : -INFINITY;  // swish: by the caller
+  const float hi = epi.kind == Epilogue::kClamp ? epi.hi : INFINITY;
   const bool split = SW == 2 && DW == 1;
   // Row layout: stride 2 -> [even columns | odd columns], else plain.
   const int64_t half = (PW + 1) / 2;
@@ -284,6 +290,7 @@ absl::Status ConvWithEpilogue(OpContext& c, const KTensor& w_in, const KTensor* 
         float bv = bias ? bias[ch] : 0.f;
         if (pres == nullptr) {
           DepthwisePlane(px + i * in_size, pw + ch * ksize, bv, g, epi, py + i * out_size);
+          if (epi.kind == Epilogue::kSwish) Clamp(py + i * out_size, out_size, epi);
           continue;
         }
         // Residual: the plane goes to scratch, then y = clamp(plane + r).

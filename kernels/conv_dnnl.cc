@@ -136,6 +136,8 @@ std::shared_ptr<ShapePlan> Build(const KernelOptions& options, const KTensor& x,
     } else {
       po.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, epi.lo, epi.hi);
     }
+  } else if (epi.kind == Epilogue::kSwish) {
+    po.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, 1.f, 0.f);  // x * sigmoid(1 * x)
   }
   dnnl::primitive_attr attr;
   attr.set_post_ops(po);

@@ -190,7 +190,25 @@ std::shared_ptr<FusedConv> MatchConv(const Node* conv, const Graph& g, int opset
     }
   }
   Epilogue epi;
-  if (next && next->IsOp("Relu") && next->input(0) == out) {
+  // SiLU: `out` read only by Sigmoid(out) and Mul(out, that Sigmoid).
+  const Node* silu_mul = nullptr;
+  const Node* silu_sigmoid = nullptr;
+  if (out->uses().size() == 2 && out->output_of().empty()) {
+    for (const Use& u : out->uses())
+      if (u.node->IsOp("Sigmoid")) silu_sigmoid = u.node;
+    const Node* mul = silu_sigmoid ? SoleConsumer(silu_sigmoid->output(0), g) : nullptr;
+    const bool reads_both = mul && mul->IsOp("Mul") && mul->num_inputs() == 2 &&
+                            ((mul->input(0) == out && mul->input(1) == silu_sigmoid->output(0)) ||
+                             (mul->input(1) == out && mul->input(0) == silu_sigmoid->output(0)));
+    bool uses_ok = reads_both;
+    for (const Use& u : out->uses()) uses_ok = uses_ok && (u.node == silu_sigmoid || u.node == mul);
+    if (uses_ok && silu_sigmoid->graph() == &g && mul->graph() == &g) silu_mul = mul;
+  }
+  if (silu_mul != nullptr) {
+    epi.kind = Epilogue::kSwish;
+    absorbed->push_back(silu_sigmoid);
+    absorbed->push_back(silu_mul);
+  } else if (next && next->IsOp("Relu") && next->input(0) == out) {
     epi.kind = Epilogue::kClamp;
     epi.lo = 0.f;
     absorbed->push_back(next);
@@ -510,6 +528,9 @@ class Frame : public SubgraphRunner {
       for (int64_t i = 0, n = y.numel(); i < n; ++i) {
         p[i] = std::min(f.epi.hi, std::max(f.epi.lo, p[i]));
       }
+    } else if (f.epi.kind == Epilogue::kSwish && y.type == TP::FLOAT) {
+      float* p = y.mut<float>();
+      for (int64_t i = 0, n = y.numel(); i < n; ++i) p[i] = p[i] / (1.f + std::exp(-p[i]));
     }
     ctx.out[0] = std::move(y);
     return absl::OkStatus();

@@ -110,7 +110,9 @@ void SetBlasThreads(int n);
 // y = clamp(conv(x) + b [+ residual], lo, hi) (Relu: [0, inf), Clip:
 // [min, max]; residual: a following Add folded in).
 struct Epilogue {
-  enum Kind { kNone, kClamp } kind = kNone;
+  // kClamp: min(hi, max(lo, y)) (Relu, Clip). kSwish: y * sigmoid(y) (SiLU,
+  // written in ONNX as Sigmoid and Mul).
+  enum Kind { kNone, kClamp, kSwish } kind = kNone;
   float lo = -INFINITY, hi = INFINITY;
 };
 // The other input of an Add folded into a Conv. Must be FLOAT with the
