@@ -78,16 +78,22 @@ void FillFloats(onnx::TensorProto* t, int64_t n, int seed) {
   t->set_raw_data(std::move(raw));
 }
 
-// A model of about `nodes` nodes (a multiple of kNodesPerBlock).
-onnx::ModelProto BuildModel(int64_t nodes) {
+// An opset-13 model with an empty graph named `graph_name`.
+onnx::ModelProto EmptyModel(const std::string& graph_name) {
   onnx::ModelProto m;
   m.set_ir_version(8);
   m.set_producer_name("pipeline_benchmark");
   auto* op = m.add_opset_import();
   op->set_domain("");
   op->set_version(13);
+  m.mutable_graph()->set_name(graph_name);
+  return m;
+}
+
+// A model of about `nodes` nodes (a multiple of kNodesPerBlock).
+onnx::ModelProto BuildModel(int64_t nodes) {
+  onnx::ModelProto m = EmptyModel("chain");
   onnx::GraphProto* g = m.mutable_graph();
-  g->set_name("chain");
   SetTensorType(g->add_input(), {1, kChannels, 8, 8});
   g->mutable_input(0)->set_name("x");
   std::string cur = "x";
@@ -156,14 +162,8 @@ onnx::TensorProto* AddFloatInitializer(onnx::GraphProto* g, const std::string& n
 
 // Conv(3x3) -> BatchNormalization -> Relu blocks with real weight tensors.
 onnx::ModelProto BuildRealWeightsModel(int64_t nodes) {
-  onnx::ModelProto m;
-  m.set_ir_version(8);
-  m.set_producer_name("pipeline_benchmark");
-  auto* op = m.add_opset_import();
-  op->set_domain("");
-  op->set_version(13);
+  onnx::ModelProto m = EmptyModel("conv_bn_relu_chain");
   onnx::GraphProto* g = m.mutable_graph();
-  g->set_name("conv_bn_relu_chain");
   const int64_t C = kRealChannels;
   SetTensorType(g->add_input(), {1, C, 8, 8});
   g->mutable_input(0)->set_name("x");
