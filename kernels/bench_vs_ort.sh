@@ -5,6 +5,9 @@
 # with the ratio ours/ORT (lower is better).
 #
 #   kernels/bench_vs_ort.sh [ITERS]        (default 20)
+#   MODELS="resnet18 efficientnet_b0" SETS=0 kernels/bench_vs_ort.sh
+#        (MODELS: any of testdata/generated/*, default the CNN zoo and the
+#        encoder; SETS: 0 = batch 1, 1 = batch 8 (encoder 4), default both)
 #
 # Needs testdata/generated/{resnet18,mobilenet_v2} (testdata/make_torchvision.py)
 # and onnxruntime-node under testdata/ort/node_modules
@@ -23,10 +26,11 @@ ORT="$ROOT/testdata/ort/bench.js"
 median() { sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p' | tail -1; }
 
 printf "%-14s %5s %7s %12s %12s %8s\n" model batch threads ours_ms ort_ms ratio
-for model in resnet18 mobilenet_v2 transformer; do
+echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'); $(grep -o -w 'avx2\|avx512f\|avx512_vnni\|avx_vnni' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+for model in ${MODELS:-resnet18 mobilenet_v2 shufflenet_v2 regnet_x_400mf efficientnet_b0 transformer}; do
   dir="$ROOT/testdata/generated/$model"
   [ -f "$dir/model.onnx" ] || { echo "missing $dir/model.onnx" >&2; exit 1; }
-  for set in 0 1; do
+  for set in ${SETS:-0 1}; do
     batch=1
     if [ "$set" = 1 ]; then batch=$([ "$model" = transformer ] && echo 4 || echo 8); fi
     for threads in 1 2; do
