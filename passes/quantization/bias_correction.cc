@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "analysis/calibration/calibration_data.h"
 #include "analysis/layer_statistics/linear_layer.h"
+#include "analysis/tensor_metrics.h"
 #include "ir/constants.h"
 
 namespace onnxc {
@@ -56,8 +57,8 @@ absl::Status Accumulate(const Model& model, const std::map<std::string, const Va
   return absl::OkStatus();
 }
 
-// Squared error of each candidate's outputs against the reference's, summed
-// over the calibration data.
+// Mean squared error of each candidate's float outputs against the
+// reference's, pooled over the calibration data.
 absl::StatusOr<std::vector<double>> OutputErrors(const Model& reference, const std::vector<const Model*>& candidates,
                                                  const CalibrationSettings& calibration, const ExecutorOptions& executor,
                                                  const Reporter& reporter) {
@@ -71,7 +72,7 @@ absl::StatusOr<std::vector<double>> OutputErrors(const Model& reference, const s
     if (!ex.ok()) return ex.status();
     runs.push_back(std::move(*ex));
   }
-  std::vector<double> error(candidates.size(), 0.0);
+  std::vector<ErrorAccumulator> error(candidates.size());
   for (;;) {
     auto sample = (*data)->Next();
     if (!sample.ok()) return sample.status();
@@ -82,13 +83,15 @@ absl::StatusOr<std::vector<double>> OutputErrors(const Model& reference, const s
       auto got = runs[i]->Run((**sample).inputs);
       if (!got.ok()) return got.status();
       for (size_t k = 0; k < want->size() && k < got->size(); ++k) {
-        if ((*want)[k].type() != onnx::TensorProto::FLOAT || (*got)[k].type() != onnx::TensorProto::FLOAT) continue;
-        std::vector<float> a = (*want)[k].ToFloatVector(), b = (*got)[k].ToFloatVector();
-        for (size_t j = 0; j < a.size() && j < b.size(); ++j) error[i] += (a[j] - b[j]) * double(a[j] - b[j]);
+        const Tensor &a = (*want)[k], &b = (*got)[k];
+        if (a.type() != onnx::TensorProto::FLOAT || b.type() != onnx::TensorProto::FLOAT) continue;
+        error[i].Add(a.data<float>(), b.data<float>(), std::min(a.num_elements(), b.num_elements()));
       }
     }
   }
-  return error;
+  std::vector<double> mse;
+  for (const ErrorAccumulator& e : error) mse.push_back(e.Get().mse);
+  return mse;
 }
 
 }  // namespace
