@@ -261,9 +261,7 @@ class Fallback : public Pass {
     r.notes.insert(r.notes.begin(), prepared->begin(), prepared->end());
     if (!loud.empty()) r.notes.insert(r.notes.begin(), loud);
     r.details = std::move(details);
-    KeepFloatDecisions decisions{keep.nodes(), {}};
-    if (const auto* prev = ctx.state->Find<KeepFloatDecisions>()) decisions.quantized_outputs = prev->quantized_outputs;
-    ctx.state->Set(std::move(decisions));
+    ctx.state->Set(KeepFloatDecisions{keep.nodes()});
     return r;
   }
 };

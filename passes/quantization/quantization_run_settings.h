@@ -23,8 +23,6 @@ struct QuantizationRunSettings {
 // left in PassContext::state by the fallback pass, read by quantize.
 struct KeepFloatDecisions {
   std::vector<std::pair<std::string, std::string>> nodes;
-  // Of those, the ones whose outputs are still quantized (QuantizeOptions::quantize_output_of).
-  std::vector<std::string> quantized_outputs;
 };
 
 }  // namespace onnxc

@@ -65,10 +65,7 @@ class Quantize : public Pass {
     auto prepared = PrepareForQuantization(model, config, ctx.settings ? ctx.settings->isolation : Isolation::kChildProcess);
     if (!prepared.ok()) return prepared.status();
     QuantizeOptions qo;
-    if (auto* keep = ctx.state->Find<KeepFloatDecisions>()) {
-      qo.keep_float = keep->nodes;
-      qo.quantize_output_of.insert(keep->quantized_outputs.begin(), keep->quantized_outputs.end());
-    }
+    if (auto* keep = ctx.state->Find<KeepFloatDecisions>()) qo.keep_float = keep->nodes;
     const bool weight_only = config.scheme() == QuantizationConfig::W8A16 || config.scheme() == QuantizationConfig::W4A16;
     const LayerStatistics* grams = nullptr;  // owned by the analysis manager
     LayerGramLookup layer_gram;

@@ -325,7 +325,7 @@ class StaticQuantizer {
   // input comes from a DequantizeLinear by itself (WeightBiasQuantization),
   // also when the DequantizeLinear sits before a MaxPool/Reshape it
   // propagates through; so a kept-float node must read float tensors all
-  // the way back, and its outputs get no Q/DQ pair either.
+  // the way back. Its outputs get a Q/DQ pair only for their quantized readers.
   void FindKeptFloat() {
     for (Node* n : g_.NodeSnapshot()) {
       const std::string& op = n->op_type();
@@ -416,10 +416,12 @@ class StaticQuantizer {
     // read its DequantizeLinear, and a QuantizeLinear on a graph output keeps
     // ONNX Runtime from fusing the producer (the last Gemm then stays float
     // instead of becoming QGemm with a float output).
+    // The output of a kept-float node is quantized too when a quantized node
+    // reads it: only the quantized readers are rewired to its
+    // DequantizeLinear (InsertActivationQdq), so the kept-float node and its
+    // float readers still see float, while the quantized reader really runs
+    // in int8 in ONNX Runtime instead of silently reading float.
     if (v->uses().empty() || AlreadyQuantized(v)) return;
-    if (v->producer() != nullptr && kept_float_.contains(v->producer()) &&
-        !options_.quantize_output_of.contains(id_of_[v->producer()]))
-      return;
     if (in_set_.insert(v).second) tensors_.push_back(v);
     settings_from_.emplace(v, n);
   }

@@ -36,10 +36,6 @@ struct QuantizeOptions {
   std::optional<absl::flat_hash_set<std::string>> only;
   // Nodes (by StableNodeId) kept in float, with the reason, e.g. fallback.
   std::vector<std::pair<std::string, std::string>> keep_float;
-  // Kept-float nodes whose output is still quantized for the quantized nodes
-  // that read it (smooth-quant's Mul: x stays float into it, x / s is what
-  // the next layer's int8 input rounds). Other kept-float outputs stay float.
-  absl::flat_hash_set<std::string> quantize_output_of;
 };
 
 // The skip reason of nodes calibration never ran (If branches not taken).

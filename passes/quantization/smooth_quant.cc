@@ -412,10 +412,7 @@ class SmoothQuantPass : public Pass {
       KeepFloatDecisions keep;
       if (const auto* prev = ctx.state->Find<KeepFloatDecisions>()) keep = *prev;
       for (const auto& [node, id] : StableNodeIds(model.graph()))
-        if (inserted.count(node)) {
-          keep.nodes.emplace_back(id, "smooth-quant's scale: quantizing its input would undo it");
-          keep.quantized_outputs.push_back(id);
-        }
+        if (inserted.count(node)) keep.nodes.emplace_back(id, "smooth-quant's scale: quantizing its input would undo it");
       ctx.state->Set(std::move(keep));
     }
     r.changes = folded + muls;
