@@ -410,17 +410,16 @@ class StaticQuantizer {
                    compute_.end());
   }
 
+  // The output of a kept-float node is added too when a quantized node reads
+  // it: InsertActivationQdq rewires only the quantized readers to the
+  // DequantizeLinear, so the kept-float node's float readers still see float
+  // while the quantized reader really runs in int8 in ONNX Runtime.
   void AddTensor(const Value* v, const Node* n) {
     if (v == nullptr || !IsFloat(v->elem_type()) || GetConstant(model_, v)) return;
     // A tensor only read as a graph output gets no Q/DQ pair: nothing would
     // read its DequantizeLinear, and a QuantizeLinear on a graph output keeps
     // ONNX Runtime from fusing the producer (the last Gemm then stays float
     // instead of becoming QGemm with a float output).
-    // The output of a kept-float node is quantized too when a quantized node
-    // reads it: only the quantized readers are rewired to its
-    // DequantizeLinear (InsertActivationQdq), so the kept-float node and its
-    // float readers still see float, while the quantized reader really runs
-    // in int8 in ONNX Runtime instead of silently reading float.
     if (v->uses().empty() || AlreadyQuantized(v)) return;
     if (in_set_.insert(v).second) tensors_.push_back(v);
     settings_from_.emplace(v, n);
