@@ -1,5 +1,8 @@
 #!/usr/bin/python3
-"""Train a small ResNet on Fashion-MNIST and export it to ONNX (BN kept).
+"""A small ResNet trained on Fashion-MNIST, exported to ONNX (BN kept).
+
+The weights come from trained/fmnist_resnet.npz, which this script's training
+made (--retrain trains again, about 90 s; see fashion_mnist.py for why).
 
 Why: the plain CNN of fashion_mnist.py has no skip connections. Here the residual Add
 joins two branches with different scales (the block's BN output and the shortcut), which
@@ -12,7 +15,7 @@ starting with a stride-2 block whose shortcut is a strided 1x1 Conv-BN projectio
 Data loading, the test set files and the calibration recipe are fashion_mnist.py's:
 the test set is read from OUT/fmnist/test_images.npy / test_labels.npy (written by
 fashion_mnist.py, not duplicated here).
-    /usr/bin/python3 testdata/fashion_mnist_resnet.py --out testdata/generated
+    /usr/bin/python3 testdata/fashion_mnist_resnet.py --out testdata/generated [--retrain]
 """
 import argparse
 import os
@@ -53,32 +56,18 @@ def make_model(widths=(16, 32, 64)):
     return nn.Sequential(*layers)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument('--out', required=True)
-    ap.add_argument('--epochs', type=int, default=3)
-    ap.add_argument('--train-size', type=int, default=60000, help='first N of a seeded permutation')
-    a = ap.parse_args()
-    # One thread: small ops gain little from two, and with a compiler sharing the two cores a
-    # second OpenMP thread mostly spins (measured: 2-7x the CPU time per training step).
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    xtr, ytr = fm.load('train')
-    src = os.path.join(a.out, 'fmnist')
-    xte = np.load(os.path.join(src, 'test_images.npy'))
-    yte = np.load(os.path.join(src, 'test_labels.npy'))
-
+def train(model, xtr, ytr, epochs, train_size):
     # channels_last: ~1.3x faster training of these small convs on CPU.
-    model = make_model().to(memory_format=torch.channels_last)
+    model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     bs = 128
-    sub = torch.randperm(len(xtr), generator=torch.Generator().manual_seed(1))[:a.train_size]
+    sub = torch.randperm(len(xtr), generator=torch.Generator().manual_seed(1))[:train_size]
     xt, yt = torch.from_numpy(xtr)[sub], torch.from_numpy(ytr)[sub]
-    steps = a.epochs * ((len(xt) + bs - 1) // bs)
+    steps = epochs * ((len(xt) + bs - 1) // bs)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=5e-3, total_steps=steps)
     gen = torch.Generator().manual_seed(0)
     t0 = time.time()
-    for epoch in range(a.epochs):
+    for epoch in range(epochs):
         model.train()
         perm = torch.randperm(len(xt), generator=gen)
         for i in range(0, len(xt), bs):
@@ -90,9 +79,37 @@ def main():
             opt.step()
             sched.step()
         print(f'epoch {epoch + 1}: loss={loss.item():.3f} elapsed={time.time() - t0:.1f}s', flush=True)
+    print(f'training {time.time() - t0:.1f}s')
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--out', required=True)
+    ap.add_argument('--epochs', type=int, default=3)
+    ap.add_argument('--train-size', type=int, default=60000, help='first N of a seeded permutation')
+    fm.add_weight_args(ap, 'fmnist_resnet')
+    a = ap.parse_args()
+    # One thread: small ops gain little from two, and with a compiler sharing the two cores a
+    # second OpenMP thread mostly spins (measured: 2-7x the CPU time per training step).
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    xtr, ytr = fm.load('train')
+    src = os.path.join(a.out, 'fmnist')
+    xte = np.load(os.path.join(src, 'test_images.npy'))
+    yte = np.load(os.path.join(src, 'test_labels.npy'))
+
+    model = make_model()
+    shipped = os.path.join(fm.TRAINED, 'fmnist_resnet.npz')
+    if a.retrain:
+        train(model, xtr, ytr, a.epochs, a.train_size)
+    else:
+        fm.load_weights(model, shipped)
+        print(f'weights from {shipped} (--retrain to train)')
+    if a.save_weights:
+        fm.save_weights(model, a.save_weights)
     model = model.to(memory_format=torch.contiguous_format).eval()
     top1 = fm.accuracy(model, xte, yte)
-    print(f'training {time.time() - t0:.1f}s, float test top-1 {top1:.4f}')
+    print(f'float test top-1 {top1:.4f}')
 
     d = os.path.join(a.out, 'fmnist_resnet')
     os.makedirs(d, exist_ok=True)

@@ -63,15 +63,15 @@ run_step make_transformer.py transformer/model.onnx transformer/test_data_set_1/
   transformer_outliers/model.onnx transformer_outliers/test_data_set_1/output_0.pb
 run_step make_token_calib.py transformer/calib/test_data_set_7/input_0.pb \
   transformer_outliers/calib/test_data_set_7/input_0.pb
-run_step fashion_mnist.py fmnist/model.onnx fmnist/float_top1.txt fmnist/test_labels.npy \
+DEPS=trained/fmnist.npz run_step fashion_mnist.py fmnist/model.onnx fmnist/float_top1.txt fmnist/test_labels.npy \
   fmnist/calib/test_data_set_7/input_0.pb fmnist/test_data_set_0/output_0.pb
 run_step make_cnn_zoo.py shufflenet_v2/model.onnx shufflenet_v2/test_data_set_1/output_0.pb \
   regnet_x_400mf/model.onnx regnet_x_400mf/test_data_set_1/output_0.pb \
   efficientnet_b0/model.onnx efficientnet_b0/test_data_set_1/output_0.pb efficientnet_b0/calib/test_data_set_15/input_0.pb
 # These two read fmnist/ (test set, trained CNN), so they come after fashion_mnist.py.
-DEPS=fashion_mnist.py run_step fashion_mnist_resnet.py fmnist_resnet/model.onnx fmnist_resnet/float_top1.txt \
+DEPS="fashion_mnist.py trained/fmnist_resnet.npz" run_step fashion_mnist_resnet.py fmnist_resnet/model.onnx fmnist_resnet/float_top1.txt \
   fmnist_resnet/calib/test_data_set_7/input_0.pb fmnist_resnet/test_data_set_0/output_0.pb
-DEPS=fashion_mnist.py run_step make_legacy_models.py \
+DEPS="fashion_mnist.py trained/fmnist.npz" run_step make_legacy_models.py \
   fmnist_opset9/model.onnx fmnist_opset9/test_data_set_0/output_0.pb \
   fmnist_fp16/model.onnx fmnist_fp16/test_data_set_0/output_0.pb fmnist_fp16/calib/test_data_set_7/input_0.pb \
   lstm_seq/model.onnx lstm_seq/test_data_set_1/output_0.pb lstm_seq/calib/test_data_set_7/input_0.pb \
