@@ -9,8 +9,8 @@
 #include "absl/strings/str_format.h"
 #include "analysis/calibration/calibration_data.h"
 #include "analysis/layer_statistics/linear_layer.h"
-#include "analysis/tensor_metrics.h"
 #include "ir/constants.h"
+#include "passes/quantization/output_error.h"
 
 namespace onnxc {
 namespace {
@@ -55,43 +55,6 @@ absl::Status Accumulate(const Model& model, const std::map<std::string, const Va
     if (!out.ok()) return out.status();
   }
   return absl::OkStatus();
-}
-
-// Mean squared error of each candidate's float outputs against the
-// reference's, pooled over the calibration data.
-absl::StatusOr<std::vector<double>> OutputErrors(const Model& reference, const std::vector<const Model*>& candidates,
-                                                 const CalibrationSettings& calibration, const ExecutorOptions& executor,
-                                                 const Reporter& reporter) {
-  auto data = OpenCalibrationData(reference, calibration, reporter);
-  if (!data.ok()) return data.status();
-  auto ref = Executor::Create(reference, executor);
-  if (!ref.ok()) return ref.status();
-  std::vector<std::unique_ptr<Executor>> runs;
-  for (const Model* m : candidates) {
-    auto ex = Executor::Create(*m, executor);
-    if (!ex.ok()) return ex.status();
-    runs.push_back(std::move(*ex));
-  }
-  std::vector<ErrorAccumulator> error(candidates.size());
-  for (;;) {
-    auto sample = (*data)->Next();
-    if (!sample.ok()) return sample.status();
-    if (!sample->has_value()) break;
-    auto want = (*ref)->Run((**sample).inputs);
-    if (!want.ok()) return want.status();
-    for (size_t i = 0; i < runs.size(); ++i) {
-      auto got = runs[i]->Run((**sample).inputs);
-      if (!got.ok()) return got.status();
-      for (size_t k = 0; k < want->size() && k < got->size(); ++k) {
-        const Tensor &a = (*want)[k], &b = (*got)[k];
-        if (a.type() != onnx::TensorProto::FLOAT || b.type() != onnx::TensorProto::FLOAT) continue;
-        error[i].Add(a.data<float>(), b.data<float>(), std::min(a.num_elements(), b.num_elements()));
-      }
-    }
-  }
-  std::vector<double> mse;
-  for (const ErrorAccumulator& e : error) mse.push_back(e.Get().mse);
-  return mse;
 }
 
 }  // namespace
@@ -186,7 +149,7 @@ absl::StatusOr<BiasCorrectionReport> CorrectBiases(const Model& float_model, Mod
   // Each shift is estimated from float inputs, layer by layer; together they
   // can still move the model's output the wrong way. Keep them only if the
   // output error on the calibration data drops.
-  auto errors = OutputErrors(float_model, {uncorrected.get(), &quantized}, calibration, executor, reporter);
+  auto errors = OutputErrors(float_model, executor, {{uncorrected.get(), executor}, {&quantized, executor}}, calibration, reporter);
   if (!errors.ok()) return errors.status();
   const double before = (*errors)[0], after = (*errors)[1];
   if (after >= before) {

@@ -23,9 +23,9 @@ TEST(SmoothQuant, KeepsTheFunctionInOnnxRuntime) {
     const char* pipeline;
     int min_folded;
   };
-  for (const Case& c : {Case{"transformer", "optimize,smooth-quant", 0},
-                        Case{"transformer_outliers", "optimize,smooth-quant{alpha=auto}", 0},
-                        Case{"mobilenet_v2", "optimize,smooth-quant{ops=[Conv,Gemm],mul-ops=[Conv,Gemm]}", 2}}) {
+  for (const Case& c : {Case{"transformer", "optimize,smooth-quant{verify=false}", 0},
+                        Case{"transformer_outliers", "optimize,smooth-quant{alpha=auto,verify=false}", 0},
+                        Case{"mobilenet_v2", "optimize,smooth-quant{ops=[Conv,Gemm],mul-ops=[Conv,Gemm],verify=false}", 2}}) {
     SCOPED_TRACE(c.model);
     auto run = RunPipelineOn(c.model, c.pipeline, std::string("sq_") + c.model);
     ASSERT_TRUE(run.ok()) << run.status();
@@ -44,7 +44,7 @@ TEST(SmoothQuant, KeepsTheFunctionInOnnxRuntime) {
 
 TEST(SmoothQuant, ConvsOnlyFoldByDefault) {
   REQUIRE_ORT_AND_DATA();
-  auto run = RunPipelineOn("mobilenet_v2", "optimize,smooth-quant{ops=[Conv]}", "sq_fold_only");
+  auto run = RunPipelineOn("mobilenet_v2", "optimize,smooth-quant{ops=[Conv],verify=false}", "sq_fold_only");
   ASSERT_TRUE(run.ok()) << run.status();
   auto details = SmoothDetails(*run);
   ASSERT_TRUE(details.ok());
@@ -90,14 +90,46 @@ TEST(SmoothQuant, RaisesW8A8OnLayerNormOutliers) {
 }
 
 // On a trained CNN the scales fold into the previous convs through Relu (no
-// Mul, no run-time cost): activation-aware equalization.
+// Mul, no run-time cost): activation-aware equalization. For the default
+// target (pair-safe weights) it helps and verify keeps it.
 TEST(SmoothQuant, FoldedIntoConvsRaisesW8A8OnTrainedCnn) {
   REQUIRE_ORT_AND_DATA();
   const double plain = W8A8("fmnist_resnet", "optimize,quantize", "sq_fr_plain", "test_data_set_0");
   const double smooth = W8A8("fmnist_resnet", "optimize,smooth-quant{alpha=auto,ops=[Conv],mul-ops=[]},quantize", "sq_fr_auto",
                              "test_data_set_0");
   std::printf("fmnist_resnet W8A8 in ORT: %.1f dB, smooth-quant on its convs (folded only) %.1f dB\n", plain, smooth);
-  EXPECT_GT(smooth, plain + 3.0);  // measured 33.6 -> 38.9 dB
+  EXPECT_GT(smooth, plain + 2.5);  // measured 34.1 -> 37.1 dB (shipped weights, testdata/trained)
+}
+
+// verify: for full-range weights (x86-vnni) the same smoothing raises the
+// quantized output error on the calibration data (measured 0.00182 ->
+// 0.00219, and 40.5 -> 39.7 dB on the held-out images), so it is undone and
+// the result is the plain quantization's, bit for bit.
+TEST(SmoothQuant, VerifyUndoesASmoothingThatRaisesTheError) {
+  REQUIRE_ORT_AND_DATA();
+  const std::string sq = "smooth-quant{alpha=auto,ops=[Conv],mul-ops=[],target=x86-vnni";
+  auto plain = RunPipelineOn("fmnist_resnet", "optimize,quantize{target=x86-vnni}", "sq_vf_plain");
+  auto verified = RunPipelineOn("fmnist_resnet", "optimize," + sq + "},quantize{target=x86-vnni}", "sq_vf_on");
+  auto unverified = RunPipelineOn("fmnist_resnet", "optimize," + sq + ",verify=false},quantize{target=x86-vnni}", "sq_vf_off");
+  ASSERT_TRUE(plain.ok() && verified.ok() && unverified.ok());
+  auto details = SmoothDetails(*verified);
+  ASSERT_TRUE(details.ok()) << details.status();
+  ASSERT_TRUE(details->contains("verify")) << details->dump();
+  EXPECT_FALSE((*details)["verify"]["kept"].get<bool>()) << details->dump();
+  EXPECT_LT((*details)["verify"]["mse_before"].get<double>(), (*details)["verify"]["mse_after"].get<double>());
+  EXPECT_EQ((*details)["folded"].get<int>(), 0);
+  EXPECT_GT((*details)["undone"]["folded"].get<int>(), 0);
+  auto off = SmoothDetails(*unverified);
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(off->contains("verify"));
+  EXPECT_GT((*off)["folded"].get<int>(), 0);
+  auto d_plain = OrtDiff("fmnist_resnet", plain->output, "test_data_set_0");
+  auto d_verified = OrtDiff("fmnist_resnet", verified->output, "test_data_set_0");
+  auto d_unverified = OrtDiff("fmnist_resnet", unverified->output, "test_data_set_0");
+  ASSERT_TRUE(d_plain.ok() && d_verified.ok() && d_unverified.ok());
+  std::printf("fmnist_resnet x86-vnni W8A8 in ORT: %.2f dB plain, %.2f smoothed (verify=false), %.2f verified\n",
+              d_plain->sqnr_db, d_unverified->sqnr_db, d_verified->sqnr_db);
+  EXPECT_DOUBLE_EQ(d_verified->sqnr_db, d_plain->sqnr_db);
 }
 
 TEST(SmoothQuant, ClearErrors) {
