@@ -151,6 +151,91 @@ TEST(Executor, ConvFastPathsMatchDirectLoop) {
   }
 }
 
+// ConvInteger's accumulators (the direct depthwise loop, the 2-D im2col, and
+// the general path for 1-D) against a scalar loop over the ONNX definition:
+// sum over taps inside the image of (x - zx)(w - zw[m]).
+TEST(Executor, ConvIntegerMatchesScalarLoop) {
+  struct Case {
+    int64_t n, c, h, w, m, k, stride, dil, group;
+    std::vector<int64_t> pads;
+    bool signed_w;
+  };
+  const std::vector<Case> cases = {
+      {1, 8, 9, 11, 8, 3, 1, 1, 8, {1, 1, 1, 1}, true},   // depthwise 3x3
+      {2, 6, 12, 13, 6, 3, 2, 1, 6, {1, 1, 1, 1}, false},  // depthwise s2, uint8 weights
+      {1, 3, 9, 9, 3, 5, 1, 2, 3, {2, 3, 1, 0}, true},    // depthwise 5x5 dilated, asymmetric pads
+      {1, 5, 11, 9, 5, 3, 3, 1, 5, {1, 0, 2, 1}, true},   // depthwise stride 3
+      {2, 7, 9, 10, 12, 3, 1, 1, 1, {1, 1, 1, 1}, true},  // dense 3x3
+      {1, 8, 8, 8, 12, 3, 2, 1, 4, {0, 1, 1, 0}, false},  // grouped, strided
+      {1, 4, 1, 17, 6, 3, 1, 1, 1, {1, 0, 1, 2}, true},   // height 1
+  };
+  for (size_t ci = 0; ci < cases.size(); ++ci) {
+    const Case& cc = cases[ci];
+    const int64_t cg = cc.c / cc.group, mg = cc.m / cc.group;
+    uint32_t seed = 777 + ci;
+    auto rnd = [&](int lo, int hi) {
+      seed = seed * 1664525u + 1013904223u;
+      return lo + static_cast<int>((seed >> 8) % static_cast<uint32_t>(hi - lo + 1));
+    };
+    Tensor x(onnx::TensorProto::UINT8, {cc.n, cc.c, cc.h, cc.w});
+    Tensor w(cc.signed_w ? onnx::TensorProto::INT8 : onnx::TensorProto::UINT8, {cc.m, cg, cc.k, cc.k});
+    Tensor zx(onnx::TensorProto::UINT8, {}), zw(w.type(), {cc.m});
+    for (int64_t i = 0; i < x.num_elements(); ++i) x.mutable_data<uint8_t>()[i] = static_cast<uint8_t>(rnd(0, 255));
+    std::vector<int> wv(w.num_elements()), zwv(cc.m);
+    for (int& v : wv) v = cc.signed_w ? rnd(-128, 127) : rnd(0, 255);
+    for (int& v : zwv) v = cc.signed_w ? rnd(-5, 5) : rnd(120, 135);
+    for (size_t i = 0; i < wv.size(); ++i) {
+      if (cc.signed_w) w.mutable_data<int8_t>()[i] = static_cast<int8_t>(wv[i]);
+      else w.mutable_data<uint8_t>()[i] = static_cast<uint8_t>(wv[i]);
+    }
+    for (int64_t i = 0; i < cc.m; ++i) {
+      if (cc.signed_w) zw.mutable_data<int8_t>()[i] = static_cast<int8_t>(zwv[i]);
+      else zw.mutable_data<uint8_t>()[i] = static_cast<uint8_t>(zwv[i]);
+    }
+    const int zxv = 7;
+    zx.mutable_data<uint8_t>()[0] = zxv;
+    const int64_t kext = (cc.k - 1) * cc.dil + 1;
+    const int64_t oh = (cc.h + cc.pads[0] + cc.pads[2] - kext) / cc.stride + 1;
+    const int64_t ow = (cc.w + cc.pads[1] + cc.pads[3] - kext) / cc.stride + 1;
+    std::vector<int32_t> want(cc.n * cc.m * oh * ow, 0);
+    const uint8_t* xd = x.data<uint8_t>();
+    for (int64_t b = 0; b < cc.n; ++b)
+      for (int64_t mo = 0; mo < cc.m; ++mo)
+        for (int64_t y = 0; y < oh; ++y)
+          for (int64_t z = 0; z < ow; ++z) {
+            int32_t acc = 0;
+            for (int64_t i = 0; i < cg; ++i)
+              for (int64_t r = 0; r < cc.k; ++r)
+                for (int64_t q = 0; q < cc.k; ++q) {
+                  const int64_t iy = y * cc.stride - cc.pads[0] + r * cc.dil, iz = z * cc.stride - cc.pads[1] + q * cc.dil;
+                  if (iy < 0 || iy >= cc.h || iz < 0 || iz >= cc.w) continue;
+                  const int64_t ch = (mo / mg) * cg + i;
+                  acc += (xd[((b * cc.c + ch) * cc.h + iy) * cc.w + iz] - zxv) *
+                         (wv[((mo * cg + i) * cc.k + r) * cc.k + q] - zwv[mo]);
+                }
+            want[((b * cc.m + mo) * oh + y) * ow + z] = acc;
+          }
+    Graph g;
+    Value* xv = g.AddInput("x");
+    Node* conv = g.CreateNode("ConvInteger", {xv, g.AddInitializer("w", std::move(w)), g.AddInitializer("zx", std::move(zx)),
+                                              g.AddInitializer("zw", std::move(zw))}, 1);
+    conv->SetAttr(Attribute::Ints("strides", {cc.stride, cc.stride}));
+    conv->SetAttr(Attribute::Ints("dilations", {cc.dil, cc.dil}));
+    conv->SetAttr(Attribute::Ints("pads", cc.pads));
+    conv->SetAttr(Attribute::Int("group", cc.group));
+    g.AddOutput(conv->output(0));
+    for (int threads : {1, 2}) {
+      auto ex = Executor::Create(g, Opts(17, threads));
+      ASSERT_TRUE(ex.ok()) << ex.status();
+      auto out = (*ex)->Run({{"x", x}});
+      ASSERT_TRUE(out.ok()) << out.status();
+      ASSERT_EQ((*out)[0].dims(), (std::vector<int64_t>{cc.n, cc.m, oh, ow})) << "case " << ci;
+      const int32_t* got = (*out)[0].data<int32_t>();
+      for (size_t i = 0; i < want.size(); ++i) ASSERT_EQ(got[i], want[i]) << "case " << ci << " at " << i;
+    }
+  }
+}
+
 // The fused plan (no observer: Conv+BN+Add+Relu/Clip folded, activations
 // kept in oneDNN layouts between convs and pools) against the observed plan
 // (every node on its own, plain NCHW): residuals from a graph input (must not
