@@ -294,5 +294,42 @@ TEST(CalibrationStats, RangeMethodsOnRealTensors) {
   EXPECT_GT(entropy_differs, tensors / 2) << "entropy equals min/max on most tensors";
 }
 
+
+// The vectorised range and histogram loops against the plain definition, on
+// lengths around their block sizes, with NaN, infinities and values outside
+// the histogram's range (which go to the end bins).
+TEST(TensorStats, RangeAndHistogramMatchTheScalarDefinition) {
+  uint32_t seed = 99;
+  auto rnd = [&] {
+    seed = seed * 1664525u + 1013904223u;
+    return static_cast<float>((seed >> 8) % 200001) / 10000.f - 10.f;
+  };
+  for (int64_t n : {1, 15, 16, 17, 1023, 1024, 1025, 5000}) {
+    std::vector<float> x(n);
+    for (float& v : x) v = rnd();
+    if (n > 3) x[1] = NAN, x[n - 1] = INFINITY, x[n / 2] = -INFINITY, x[2] = 0.f;
+    float want_min = INFINITY, want_max = -INFINITY;
+    for (float v : x)
+      if (std::isfinite(v)) want_min = std::min(want_min, v), want_max = std::max(want_max, v);
+    TensorStats s;
+    s.UpdateRange(x.data(), n);
+    EXPECT_EQ(s.min, want_min) << n;
+    EXPECT_EQ(s.max, want_max) << n;
+    // A range narrower than the data: clamped values land in the end bins.
+    s.hist.lo = -5, s.hist.hi = 7;
+    s.hist.counts.assign(37, 0.0);
+    std::vector<double> want(37, 0.0);
+    const double scale = 37 / 12.0;
+    for (float v : x) {
+      if (!std::isfinite(v)) continue;
+      int64_t k = static_cast<int64_t>((static_cast<double>(v) + 5) * scale);
+      want[std::clamp<int64_t>(k, 0, 36)] += 1;
+    }
+    s.UpdateHistogram(x.data(), n);
+    s.UpdateHistogram(x.data(), n);  // counts add up over calls
+    for (int b = 0; b < 37; ++b) EXPECT_EQ(s.hist.counts[b], 2 * want[b]) << "n " << n << " bin " << b;
+  }
+}
+
 }  // namespace
 }  // namespace onnxc
