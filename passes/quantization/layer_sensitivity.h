@@ -11,7 +11,10 @@
 //
 // as cosine similarity, SQNR (dB) and MSE. The float reference (model outputs
 // and every layer's float output) is computed once and kept, so the cost is
-// (layers + 1) runs over the N samples.
+// (layers + 2) runs over the N samples (the reference twice: observed for the
+// layer outputs, unobserved for the model outputs the candidates are held to,
+// as each candidate runs unobserved, fused, with its measured tensor as an
+// extra graph output).
 //
 // Ranking, worst first: by default by output SQNR (equivalently output MSE:
 // the noise each layer alone adds to what the model returns). AMCT ranks by

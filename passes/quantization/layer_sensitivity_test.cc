@@ -41,8 +41,8 @@ TEST(LayerSensitivity, FashionMnist) {
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(s->sample_count, 48);  // 32 + 16 rows of the first two calibration files
   EXPECT_EQ(s->samples.size(), 2u);
-  // (layers + 1) models, each over the 2 batches.
-  EXPECT_EQ(s->runs, static_cast<int64_t>(s->layers.size() + 1) * 2);
+  // (layers + 2) runs, each over the 2 batches: one per layer, the float model twice.
+  EXPECT_EQ(s->runs, static_cast<int64_t>(s->layers.size() + 2) * 2);
   ASSERT_GE(s->ranking.size(), 4u);  // 3 Conv+Relu, 1 Gemm (BN folded by optimize)
   int folded = 0;
   for (const auto& e : s->layers) folded += static_cast<int>(e.folded.size());
