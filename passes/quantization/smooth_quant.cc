@@ -297,6 +297,148 @@ absl::StatusOr<std::vector<double>> QuantizedOutputErrors(
   return OutputErrors(reference, actx.executor, runs, calibration, ctx.settings->reporter);
 }
 
+// The rewritable layers of `model` grouped by the value they read, in graph order.
+std::vector<SmoothingGroup> GroupLayers(Model& model, const std::vector<std::string>& ops) {
+  auto wanted = [&](const std::string& op) { return std::find(ops.begin(), ops.end(), op) != ops.end(); };
+  std::map<Value*, SmoothingGroup> by_input;
+  std::vector<Value*> order;
+  for (LinearLayerCandidate& c : FindLinearLayers(model)) {
+    if (!c.layer.ok() || !wanted(c.node->op_type()) || !Rewritable(*c.layer)) continue;
+    Value* x = c.node->input(0);
+    auto [it, fresh] = by_input.try_emplace(x);
+    SmoothingGroup& g = it->second;
+    if (fresh) {
+      order.push_back(x);
+      g.input = x;
+      g.channels_on_axis_1 = c.layer->kind == LinearLayer::Kind::kConv;
+      g.channels = c.layer->channels_per_group;
+    }
+    if (g.channels == c.layer->channels_per_group &&
+        g.channels_on_axis_1 == (c.layer->kind == LinearLayer::Kind::kConv))
+      g.layers.push_back(*c.layer);
+  }
+  std::vector<SmoothingGroup> groups;
+  for (Value* x : order) groups.push_back(std::move(by_input[x]));
+  return groups;
+}
+
+// What one smoothing of a model did.
+struct Smoothing {
+  std::string alpha;  // as asked: a number or auto
+  int64_t folded = 0, muls = 0, unchanged = 0;
+  nlohmann::json inputs = nlohmann::json::array();
+  std::vector<std::string> inserted;  // StableNodeIds of the inserted Muls
+  double noise_before = 0, noise_after = 0;
+  std::string Summary() const {
+    return absl::StrFormat(
+        "%d layer inputs smoothed (%d folded into the previous op, %d through an inserted Mul), %d left; alpha %s; "
+        "predicted int8 output noise %.3g -> %.3g (%.2f dB)",
+        static_cast<int>(folded + muls), static_cast<int>(folded), static_cast<int>(muls), static_cast<int>(unchanged),
+        alpha, noise_before, noise_after,
+        noise_after > 0 && noise_before > 0 ? 10 * std::log10(noise_before / noise_after) : 0.0);
+  }
+};
+
+// Scales every group's input by 1/s (alpha fixed, or chosen per input by the
+// predicted noise when nullopt) and its layers' weight columns by s.
+Smoothing Smooth(Model& model, const std::vector<SmoothingGroup>& groups, const LayerStatistics& stats,
+                 std::optional<double> alpha, const std::vector<std::string>& mul_ops) {
+  Smoothing out;
+  out.alpha = alpha ? absl::StrFormat("%g", *alpha) : "auto";
+  std::set<const Node*> inserted;
+  for (const SmoothingGroup& g : groups) {
+    Value* x = g.input;
+    const ChannelStats cs = ReadChannelStats(g, stats);
+    const std::vector<double> identity(g.channels, 1.0);
+    const double base = PredictedNoise(g, stats, cs, identity);
+    std::vector<double> s = identity;
+    double chosen_alpha = -1, noise = base;
+    if (alpha) {
+      s = Scales(cs, *alpha);
+      chosen_alpha = *alpha;
+      noise = PredictedNoise(g, stats, cs, s);
+    } else {
+      for (int i = 0; i <= 20; ++i) {
+        std::vector<double> t = Scales(cs, i / 20.0);
+        const double n = PredictedNoise(g, stats, cs, t);
+        if (n < noise) noise = n, s = t, chosen_alpha = i / 20.0;
+      }
+    }
+    nlohmann::json e = {{"input", x->name()}, {"layers", static_cast<int64_t>(g.layers.size())},
+                        {"channels", g.channels}, {"spread_before", Spread(cs, identity)},
+                        {"predicted_noise_before", base}};
+    for (const LinearLayer& l : g.layers) e["nodes"].push_back(l.name());
+    if (chosen_alpha < 0) {
+      e["how"] = "unchanged (no alpha predicted less noise)";
+      ++out.unchanged;
+      out.noise_before += base, out.noise_after += base;
+      out.inputs.push_back(e);
+      continue;
+    }
+    // x / s: folded into its producer when exact, else a Mul before the layers.
+    std::string head = "graph input";
+    bool all_readers = true;
+    for (const Use& u : x->uses()) {
+      bool ours = false;
+      for (const LinearLayer& l : g.layers) ours = ours || (u.node == l.node && u.index == 0);
+      all_readers = all_readers && ours;
+    }
+    std::optional<std::vector<Edit>> fold;
+    if (all_readers && !x->IsGraphOutput()) fold = PlanFold(model, x, g, &head);
+    const bool mul_allowed =
+        std::find(mul_ops.begin(), mul_ops.end(), g.layers[0].node->op_type()) != mul_ops.end();
+    if (!fold && !mul_allowed) {
+      e["how"] = absl::StrCat("unchanged (cannot fold into ", head, "; ", g.layers[0].node->op_type(),
+                              " not in mul-ops)");
+      ++out.unchanged;
+      out.noise_before += base, out.noise_after += base;
+      out.inputs.push_back(e);
+      continue;
+    }
+    for (const LinearLayer& l : g.layers) {
+      float* w = l.weight->mutable_initializer()->mutable_data<float>();
+      for (int64_t k = 0; k < l.outputs_per_group; ++k)
+        for (int64_t c = 0; c < g.channels; ++c)
+          for (int64_t rr = 0; rr < l.kernel_h; ++rr)
+            for (int64_t q = 0; q < l.kernel_w; ++q) {
+              float& v = w[l.ElementIndex(0, k, c, rr, q)];
+              v = static_cast<float>(v * s[c]);
+            }
+    }
+    if (fold) {
+      for (const Edit& edit : *fold) edit(s);
+      e["how"] = absl::StrCat("folded into ", head);
+      ++out.folded;
+    } else {
+      Graph& graph = model.graph();
+      // 1/s broadcast on the channel axis: (C) for the last axis, (C, 1[, 1]) for convs.
+      const int64_t rank_tail = g.channels_on_axis_1 ? (g.layers[0].conv1d ? 1 : 2) : 0;
+      std::vector<int64_t> dims = {g.channels};
+      for (int64_t i = 0; i < rank_tail; ++i) dims.push_back(1);
+      Tensor inverse(onnx::TensorProto::FLOAT, dims);
+      for (int64_t c = 0; c < g.channels; ++c) inverse.mutable_data<float>()[c] = static_cast<float>(1.0 / s[c]);
+      Node* first = g.layers[0].node;
+      const std::string base_name = x->name();
+      Value* inv = graph.AddInitializer(graph.FreshName(base_name + "_smooth_scale"), std::move(inverse));
+      Node* mul = graph.CreateNodeWithOutputs("Mul", {x, inv}, {graph.FreshName(base_name + "_smoothed")}, first,
+                                              graph.FreshName(base_name + "_smooth"));
+      for (const LinearLayer& l : g.layers) l.node->SetInput(0, mul->output(0));
+      inserted.insert(mul);
+      e["how"] = absl::StrCat("Mul inserted (cannot fold into ", head, ")");
+      ++out.muls;
+    }
+    e["alpha"] = chosen_alpha;
+    e["spread_after"] = Spread(cs, s);
+    e["predicted_noise_after"] = noise;
+    out.noise_before += base, out.noise_after += noise;
+    out.inputs.push_back(e);
+  }
+  if (!inserted.empty())
+    for (const auto& [node, id] : StableNodeIds(model.graph()))
+      if (inserted.count(node)) out.inserted.push_back(id);
+  return out;
+}
+
 class SmoothQuantPass : public Pass {
  public:
   static constexpr char kName[] = "smooth-quant";
@@ -306,7 +448,8 @@ class SmoothQuantPass : public Pass {
   static std::vector<OptionSpec> Options() {
     using T = OptionSpec::Type;
     return {{"alpha", T::kString, "0.5",
-             "migration strength in [0, 1], or auto: per input, by the predicted int8 noise"},
+             "migration strength in [0, 1]; auto: per input, by the predicted int8 noise; search: the best of auto, "
+             "0.25, 0.5 and 0.75 by the quantized model's measured output error (4 quantizations)"},
             {"mul-ops", T::kList, "[MatMul,Gemm]",
              "layer types whose input may get a Mul when the scale does not fold ([] to fold only; a float Mul before "
              "every conv costs ONNX Runtime more than the conv: mobilenet_v2 1.8x slower)"},
@@ -320,42 +463,32 @@ class SmoothQuantPass : public Pass {
 
   absl::StatusOr<PassResult> Run(Model& model, PassContext& ctx) override {
     PassResult r;
-    std::optional<double> alpha;
+    // The alphas to try: one, or for search several, judged by measurement.
+    std::vector<std::optional<double>> alphas;
     const std::string alpha_text = options().GetString("alpha");
-    if (alpha_text != "auto") {
+    if (alpha_text == "auto") {
+      alphas = {std::nullopt};
+    } else if (alpha_text == "search") {
+      alphas = {std::nullopt, 0.25, 0.5, 0.75};
+    } else {
       double a;
       if (!absl::SimpleAtod(alpha_text, &a) || a < 0 || a > 1)
         return absl::InvalidArgumentError(
-            absl::StrCat("smooth-quant: alpha must be a number in [0, 1] or auto, not '", alpha_text, "'"));
-      alpha = a;
+            absl::StrCat("smooth-quant: alpha must be a number in [0, 1], auto or search, not '", alpha_text, "'"));
+      alphas = {a};
     }
+    const bool verify = options().GetBool("verify");
+    if (alphas.size() > 1 && !verify)
+      return absl::InvalidArgumentError("smooth-quant: alpha=search chooses by measurement; it needs verify=true");
     const CalibrationSettings& calib = ctx.settings->calibration;
     if (calib.data.empty() || calib.data == "random")
       return absl::InvalidArgumentError("smooth-quant: needs calibration data (--calib-data): it scales by the "
                                         "activations' per-channel maxima");
     const std::vector<std::string> ops = options().GetList("ops");
-    auto wanted = [&](const std::string& op) { return std::find(ops.begin(), ops.end(), op) != ops.end(); };
-
-    // Group the rewritable layers by the value they read.
-    std::map<Value*, SmoothingGroup> by_input;
-    std::vector<Value*> order;
-    for (LinearLayerCandidate& c : FindLinearLayers(model)) {
-      if (!c.layer.ok() || !wanted(c.node->op_type()) || !Rewritable(*c.layer)) continue;
-      Value* x = c.node->input(0);
-      auto [it, fresh] = by_input.try_emplace(x);
-      SmoothingGroup& g = it->second;
-      if (fresh) {
-        order.push_back(x);
-        g.input = x;
-        g.channels_on_axis_1 = c.layer->kind == LinearLayer::Kind::kConv;
-        g.channels = c.layer->channels_per_group;
-      }
-      if (g.channels == c.layer->channels_per_group &&
-          g.channels_on_axis_1 == (c.layer->kind == LinearLayer::Kind::kConv))
-        g.layers.push_back(*c.layer);
-    }
-    if (order.empty()) {
-      r.notes.push_back("smooth-quant: no MatMul/Gemm" + std::string(wanted("Conv") ? "/Conv" : "") +
+    const std::vector<SmoothingGroup> groups = GroupLayers(model, ops);
+    if (groups.empty()) {
+      r.notes.push_back("smooth-quant: no MatMul/Gemm" +
+                        std::string(std::find(ops.begin(), ops.end(), "Conv") != ops.end() ? "/Conv" : "") +
                         " with an unshared float weight");
       return r;
     }
@@ -363,151 +496,88 @@ class SmoothQuantPass : public Pass {
     ls.calibration = calib;
     ls.calibration.samples = options().GetInt("samples");
     ls.diagonal_only = true;
-    for (Value* x : order)
-      for (const LinearLayer& l : by_input[x].layers) ls.layers.push_back(l.name());
+    for (const SmoothingGroup& g : groups)
+      for (const LinearLayer& l : g.layers) ls.layers.push_back(l.name());
     auto stats = ctx.analyses->Get<LayerStatistics>(model, ctx.ForAnalyses(), ls);
     if (!stats.ok()) return stats.status();
-
     const std::vector<std::string> mul_ops = options().GetList("mul-ops");
-    nlohmann::json inputs = nlohmann::json::array();
-    int64_t folded = 0, muls = 0, unchanged = 0;
-    std::set<const Node*> inserted;
-    double noise_before = 0, noise_after = 0;
-    const bool verify = options().GetBool("verify");
-    // The model before any edit, to fall back to (copy-on-write: weights are
-    // copied only as they are edited).
-    std::unique_ptr<Model> original = verify ? model.Clone() : nullptr;
-    for (Value* x : order) {
-      SmoothingGroup& g = by_input[x];
-      const ChannelStats cs = ReadChannelStats(g, **stats);
-      const std::vector<double> identity(g.channels, 1.0);
-      const double base = PredictedNoise(g, **stats, cs, identity);
-      std::vector<double> s = identity;
-      double chosen_alpha = -1, noise = base;
-      if (alpha) {
-        s = Scales(cs, *alpha);
-        chosen_alpha = *alpha;
-        noise = PredictedNoise(g, **stats, cs, s);
-      } else {
-        for (int i = 0; i <= 20; ++i) {
-          std::vector<double> t = Scales(cs, i / 20.0);
-          const double n = PredictedNoise(g, **stats, cs, t);
-          if (n < noise) noise = n, s = t, chosen_alpha = i / 20.0;
-        }
-      }
-      nlohmann::json e = {{"input", x->name()}, {"layers", static_cast<int64_t>(g.layers.size())},
-                          {"channels", g.channels}, {"spread_before", Spread(cs, identity)},
-                          {"predicted_noise_before", base}};
-      for (const LinearLayer& l : g.layers) e["nodes"].push_back(l.name());
-      if (chosen_alpha < 0) {
-        e["how"] = "unchanged (no alpha predicted less noise)";
-        ++unchanged;
-        noise_before += base, noise_after += base;
-        inputs.push_back(e);
-        continue;
-      }
-      // x / s: folded into its producer when exact, else a Mul before the layers.
-      std::string head = "graph input";
-      bool all_readers = true;
-      for (const Use& u : x->uses()) {
-        bool ours = false;
-        for (const LinearLayer& l : g.layers) ours = ours || (u.node == l.node && u.index == 0);
-        all_readers = all_readers && ours;
-      }
-      std::optional<std::vector<Edit>> fold;
-      if (all_readers && !x->IsGraphOutput()) fold = PlanFold(model, x, g, &head);
-      const bool mul_allowed =
-          std::find(mul_ops.begin(), mul_ops.end(), g.layers[0].node->op_type()) != mul_ops.end();
-      if (!fold && !mul_allowed) {
-        e["how"] = absl::StrCat("unchanged (cannot fold into ", head, "; ", g.layers[0].node->op_type(),
-                                " not in mul-ops)");
-        ++unchanged;
-        noise_before += base, noise_after += base;
-        inputs.push_back(e);
-        continue;
-      }
-      for (const LinearLayer& l : g.layers) {
-        float* w = l.weight->mutable_initializer()->mutable_data<float>();
-        for (int64_t k = 0; k < l.outputs_per_group; ++k)
-          for (int64_t c = 0; c < g.channels; ++c)
-            for (int64_t rr = 0; rr < l.kernel_h; ++rr)
-              for (int64_t q = 0; q < l.kernel_w; ++q) {
-                float& v = w[l.ElementIndex(0, k, c, rr, q)];
-                v = static_cast<float>(v * s[c]);
-              }
-      }
-      if (fold) {
-        for (const Edit& edit : *fold) edit(s);
-        e["how"] = absl::StrCat("folded into ", head);
-        ++folded;
-      } else {
-        Graph& graph = model.graph();
-        // 1/s broadcast on the channel axis: (C) for the last axis, (C, 1[, 1]) for convs.
-        const int64_t rank_tail = g.channels_on_axis_1 ? (g.layers[0].conv1d ? 1 : 2) : 0;
-        std::vector<int64_t> dims = {g.channels};
-        for (int64_t i = 0; i < rank_tail; ++i) dims.push_back(1);
-        Tensor inverse(onnx::TensorProto::FLOAT, dims);
-        for (int64_t c = 0; c < g.channels; ++c) inverse.mutable_data<float>()[c] = static_cast<float>(1.0 / s[c]);
-        Node* first = g.layers[0].node;
-        const std::string base_name = x->name();
-        Value* inv = graph.AddInitializer(graph.FreshName(base_name + "_smooth_scale"), std::move(inverse));
-        Node* mul = graph.CreateNodeWithOutputs("Mul", {x, inv}, {graph.FreshName(base_name + "_smoothed")}, first,
-                                                graph.FreshName(base_name + "_smooth"));
-        for (const LinearLayer& l : g.layers) l.node->SetInput(0, mul->output(0));
-        inserted.insert(mul);
-        e["how"] = absl::StrCat("Mul inserted (cannot fold into ", head, ")");
-        ++muls;
-      }
-      e["alpha"] = chosen_alpha;
-      e["spread_after"] = Spread(cs, s);
-      e["predicted_noise_after"] = noise;
-      noise_before += base, noise_after += noise;
-      inputs.push_back(e);
+
+    // Each candidate smooths a copy-on-write clone (weights are copied only
+    // as they are edited), so the original stays to compare with and to keep.
+    std::vector<std::unique_ptr<Model>> clones;
+    std::vector<Smoothing> tried;
+    for (const std::optional<double>& a : alphas) {
+      clones.push_back(model.Clone());
+      tried.push_back(Smooth(*clones.back(), GroupLayers(*clones.back(), ops), **stats, a, mul_ops));
     }
-    r.notes.push_back(absl::StrFormat(
-        "%d layer inputs smoothed (%d folded into the previous op, %d through an inserted Mul), %d left; alpha %s; "
-        "predicted int8 output noise %.3g -> %.3g (%.2f dB)",
-        static_cast<int>(folded + muls), static_cast<int>(folded), static_cast<int>(muls), static_cast<int>(unchanged),
-        alpha_text, noise_before, noise_after,
-        noise_after > 0 && noise_before > 0 ? 10 * std::log10(noise_before / noise_after) : 0.0));
-    KeepFloatDecisions keep;
-    if (const auto* prev = ctx.state->Find<KeepFloatDecisions>()) keep = *prev;
-    const KeepFloatDecisions keep_before = keep;
-    if (!inserted.empty())
-      for (const auto& [node, id] : StableNodeIds(model.graph()))
-        if (inserted.count(node)) keep.nodes.emplace_back(id, "smooth-quant's scale: quantizing its input would undo it");
+    KeepFloatDecisions keep_before;
+    if (const auto* prev = ctx.state->Find<KeepFloatDecisions>()) keep_before = *prev;
+    auto keep_for = [&](const Smoothing& t) {
+      KeepFloatDecisions k = keep_before;
+      for (const std::string& id : t.inserted)
+        k.nodes.emplace_back(id, "smooth-quant's scale: quantizing its input would undo it");
+      return k;
+    };
+    int chosen = 0;
     nlohmann::json verdict;
-    if (verify && folded + muls > 0) {
-      auto errors = QuantizedOutputErrors(*original, {original.get(), &model}, {keep_before.nodes, keep.nodes},
-                                          options().GetString("target"), kName, ctx);
+    bool changed_any = false;
+    for (const Smoothing& t : tried) changed_any = changed_any || t.folded + t.muls > 0;
+    if (verify && changed_any) {
+      std::vector<Model*> models = {&model};
+      std::vector<std::vector<std::pair<std::string, std::string>>> keeps = {keep_before.nodes};
+      for (size_t i = 0; i < clones.size(); ++i) {
+        models.push_back(clones[i].get());
+        keeps.push_back(keep_for(tried[i]).nodes);
+      }
+      auto errors = QuantizedOutputErrors(model, models, keeps, options().GetString("target"), kName, ctx);
+      if (!errors.ok() && alphas.size() > 1) return errors.status();
       if (!errors.ok()) {
         // A model quantize cannot take as it stands (quantize prepares it first) is not judged.
         r.notes.push_back(absl::StrCat("smooth-quant: not verified (", errors.status().message(), ")"));
       } else {
-        const double before = (*errors)[0], after = (*errors)[1];
-        const double gain_db = 10 * std::log10(std::max(before, 1e-30) / std::max(after, 1e-30));
-        verdict = {{"mse_before", before}, {"mse_after", after}, {"gain_db", gain_db}, {"kept", after < before}};
-        if (after >= before) {
-          model.Swap(*original);
-          r.changes = 0;
+        const double before = (*errors)[0];
+        chosen = -1;
+        double best = before;
+        nlohmann::json candidates = nlohmann::json::array();
+        for (size_t i = 0; i < tried.size(); ++i) {
+          const double e = (*errors)[i + 1];
+          candidates.push_back({{"alpha", tried[i].alpha}, {"mse", e}});
+          if (e < best) best = e, chosen = static_cast<int>(i);
+        }
+        const double gain_db = 10 * std::log10(std::max(before, 1e-30) / std::max(best, 1e-30));
+        verdict = {{"mse_before", before}, {"mse_after", chosen >= 0 ? best : (*errors)[1]},
+                   {"gain_db", chosen >= 0 ? gain_db : 10 * std::log10(std::max(before, 1e-30) / std::max((*errors)[1], 1e-30))},
+                   {"kept", chosen >= 0}};
+        if (alphas.size() > 1) verdict["candidates"] = candidates;
+        if (chosen < 0) {
+          for (const Smoothing& t : tried) r.notes.push_back(t.Summary());
           r.notes.push_back(absl::StrFormat(
-              "smooth-quant undone: quantized, the output error on the calibration data would rise %.3g -> %.3g "
-              "(%.2f dB)",
-              before, after, gain_db));
-          r.details = {{"inputs", inputs}, {"folded", 0}, {"muls", 0}, {"unchanged", static_cast<int64_t>(order.size())},
-                       {"alpha", alpha_text}, {"samples", (*stats)->samples}, {"verify", verdict},
+              "smooth-quant undone: quantized, the output error on the calibration data would rise %.3g -> %.3g",
+              before, (*errors)[1]));
+          int64_t folded = 0, muls = 0;
+          for (const Smoothing& t : tried) folded = std::max(folded, t.folded), muls = std::max(muls, t.muls);
+          r.details = {{"inputs", tried[0].inputs}, {"folded", 0}, {"muls", 0},
+                       {"unchanged", static_cast<int64_t>(groups.size())}, {"alpha", alpha_text},
+                       {"samples", (*stats)->samples}, {"verify", verdict},
                        {"undone", {{"folded", folded}, {"muls", muls}}}};
           return r;
         }
-        r.notes.push_back(absl::StrFormat("smooth-quant verified: quantized output error on the calibration data "
-                                          "%.3g -> %.3g (%.2f dB)",
-                                          before, after, gain_db));
+        if (alphas.size() > 1) verdict["chosen_alpha"] = tried[chosen].alpha;
       }
     }
-    if (!inserted.empty()) ctx.state->Set(std::move(keep));
-    r.changes = folded + muls;
-    r.details = {{"inputs", inputs},       {"folded", folded},       {"muls", muls},
-                 {"unchanged", unchanged}, {"alpha", alpha_text}, {"samples", (*stats)->samples}};
+    const Smoothing& t = tried[chosen];
+    model.Swap(*clones[chosen]);
+    r.notes.push_back(t.Summary());
+    if (!verdict.is_null())
+      r.notes.push_back(absl::StrFormat("smooth-quant verified%s: quantized output error on the calibration data "
+                                        "%.3g -> %.3g (%.2f dB)",
+                                        alphas.size() > 1 ? " (alpha " + t.alpha + " of auto, 0.25, 0.5, 0.75)" : "",
+                                        verdict["mse_before"].get<double>(), verdict["mse_after"].get<double>(),
+                                        verdict["gain_db"].get<double>()));
+    if (!t.inserted.empty()) ctx.state->Set(keep_for(t));
+    r.changes = t.folded + t.muls;
+    r.details = {{"inputs", t.inputs},       {"folded", t.folded},     {"muls", t.muls},
+                 {"unchanged", t.unchanged}, {"alpha", alpha_text}, {"samples", (*stats)->samples}};
     if (!verdict.is_null()) r.details["verify"] = verdict;
     return r;
   }
