@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# W8A8 with and without smooth-quant (alpha 0.5 and auto, verify on, the
-# default) in ONNX Runtime at its default optimisation level, on held-out
+# W8A8 with and without smooth-quant (alpha 0.5, auto and search; verify on,
+# the default) in ONNX Runtime at its default optimisation level, on held-out
 # inputs: output SQNR against the float model, and whether verify kept the
 # smoothing ("undone" when it raised the calibration output error).
-#   bash testdata/smooth_quant_report.sh [OUT_DIR]        (about 5 minutes)
+#   bash testdata/smooth_quant_report.sh [OUT_DIR]        (about 8 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GEN=$PWD/testdata/generated ORT=$PWD/testdata/ort
@@ -14,8 +14,8 @@ bazel build -c opt //tools:compress >/dev/null 2>&1
 COMPRESS=$(bazel info bazel-bin 2>/dev/null)/tools/compress
 report_heading "smooth-quant"
 echo
-echo "| model | smooth-quant options | \`optimize,quantize\` | \`smooth-quant\` | \`smooth-quant{alpha=auto}\` |"
-echo "| --- | --- | --- | --- | --- |"
+echo "| model | smooth-quant options | \`optimize,quantize\` | \`smooth-quant\` | \`smooth-quant{alpha=auto}\` | \`smooth-quant{alpha=search}\` |"
+echo "| --- | --- | --- | --- | --- | --- |"
 # model:options given to every smooth-quant of the row
 for row in "transformer:" "transformer_outliers:" "fmnist_resnet:ops=[Conv],mul-ops=[]" \
   "fmnist:ops=[Conv,MatMul,Gemm]" "mobilenet_v2:ops=[Conv,MatMul,Gemm]" "audio_kws:ops=[Conv,MatMul,Gemm]"; do
@@ -26,7 +26,8 @@ for row in "transformer:" "transformer_outliers:" "fmnist_resnet:ops=[Conv],mul-
   node "$ORT/run.js" "$GEN/$m/model.onnx" "$GEN/$m/$held" "$OUT/$m.ref" >/dev/null
   sep=${opts:+,}
   cells=()
-  for p in "optimize,quantize" "optimize,smooth-quant{${opts}},quantize" "optimize,smooth-quant{alpha=auto${sep}${opts}},quantize"; do
+  for p in "optimize,quantize" "optimize,smooth-quant{${opts}},quantize" "optimize,smooth-quant{alpha=auto${sep}${opts}},quantize" \
+    "optimize,smooth-quant{alpha=search${sep}${opts}},quantize"; do
     p=${p//\{\}/}
     t=$(echo "$p" | tr -dc 'a-z')
     q=$OUT/$m.$t.onnx
@@ -39,7 +40,8 @@ import json, sys
 for p in json.load(open(sys.argv[1]))['passes']:
     if p['pass'] == 'smooth-quant':
         v = p.get('details', {}).get('verify')
-        print('' if v is None else ('kept' if v['kept'] else 'undone') + ', calib %+.2f dB' % v['gain_db'])" "$q.json")
+        a = ', alpha ' + v['chosen_alpha'] if v is not None and 'chosen_alpha' in v else ''
+        print('' if v is None else ('kept' if v['kept'] else 'undone') + a + ', calib %+.2f dB' % v['gain_db'])" "$q.json")
     cells+=("$cell${verdict:+ ($verdict)}")
   done
   echo "| $m | ${opts:-} | $(IFS='|'; echo "${cells[*]}" | sed 's/|/ | /g') |"
