@@ -4,9 +4,9 @@
 # models over 16 samples at batch 1) on resnet18 and mobilenet_v2. Ours is
 # the analysis time compress reports (calibration-stats, layer-sensitivity in
 # the report's analyses_computed); ORT's is onnxruntime-node's median latency
-# (testdata/ort/bench.js) times the same number of runs, of the float model
-# at batch 32 for calibration and of the quantized model at batch 1 for
-# sensitivity. Both at THREADS threads. Lower ratio is better; the kernels'
+# (testdata/ort/bench.js) times the same number of runs of the float model:
+# at batch 32 for calibration, at batch 1 for sensitivity (whose candidates
+# are the float model with one layer quantized). Both at THREADS threads. Lower ratio is better; the kernels'
 # own ratio (kernels/bench_vs_ort.sh) is the floor to compare with.
 #
 #   tools/long_jobs_vs_ort.sh [THREADS]        (default 1; about 5 minutes)
@@ -42,22 +42,19 @@ np.save(sys.argv[1], np.random.default_rng(0).standard_normal((256, 3, 224, 224)
     --calib-data "$OUT/$m.npy" --calib-batch 32 --threads "$THREADS" --check-samples 0 --report "$OUT/$m.cal.json" \
     > "$OUT/$m.cal.log" 2>&1 || { tail -3 "$OUT/$m.cal.log" >&2; exit 1; }
   ours=$(field "$OUT/$m.cal.json" calibration-stats)
-  # one pass over the data for ranges; a second for histograms only when the method needs them (minmax does not)
-  passes=$(grep -c "histogram" "$OUT/$m.cal.log" || true); passes=$(( passes > 0 ? 2 : 1 ))
-  runs=$(( 8 * passes ))
+  # the runs calibration made: "calibrated 256 samples (16 runs, 2 passes)" (ranges, then histograms)
+  runs=$(sed -n 's/^calibrated [0-9]* samples (\([0-9]*\) runs.*/\1/p' "$OUT/$m.cal.log" | head -1)
   ms=$(node "$ORT" "$dir/model.onnx" --batch 32 --threads "$THREADS" --iters 5 --warmup 1 --shape-from "$dir/test_data_set_0" | median)
   ort=$(/usr/bin/python3 -c "print($ms * $runs / 1000)")
   printf "%-13s %-34s %6s %10.2f %10.2f %6.2fx\n" "$m" "calibration (256 samples, batch 32)" "$runs" "$ours" "$ort" \
     "$(/usr/bin/python3 -c "print($ours / $ort)")"
 
-  "$COMPRESS" --input "$dir/model.onnx" --output "$OUT/$m.q.onnx" --pipeline "optimize,quantize" \
-    --calib-data "$dir/test_data_set_0" --threads "$THREADS" --check-samples 0 > /dev/null 2>&1
   "$COMPRESS" --input "$dir/model.onnx" --output "$OUT/$m.sens.onnx" --pipeline "optimize,layer-sensitivity{eval-samples=16}" \
     --calib-data "$OUT/$m.npy" --calib-batch 1 --calib-samples 16 --threads "$THREADS" --check-samples 0 \
     --report "$OUT/$m.sens.json" > "$OUT/$m.sens.log" 2>&1 || { tail -3 "$OUT/$m.sens.log" >&2; exit 1; }
   ours=$(field "$OUT/$m.sens.json" layer-sensitivity)
   runs=$(field "$OUT/$m.sens.json" runs)
-  ms=$(node "$ORT" "$OUT/$m.q.onnx" --batch 1 --threads "$THREADS" --iters 20 --shape-from "$dir/test_data_set_0" | median)
+  ms=$(node "$ORT" "$dir/model.onnx" --batch 1 --threads "$THREADS" --iters 20 --shape-from "$dir/test_data_set_0" | median)
   ort=$(/usr/bin/python3 -c "print($ms * $runs / 1000)")
   printf "%-13s %-34s %6s %10.2f %10.2f %6.2fx\n" "$m" "layer sensitivity (16 samples)" "$runs" "$ours" "$ort" \
     "$(/usr/bin/python3 -c "print($ours / $ort)")"
