@@ -535,25 +535,26 @@ class SmoothQuantPass : public Pass {
         // A model quantize cannot take as it stands (quantize prepares it first) is not judged.
         r.notes.push_back(absl::StrCat("smooth-quant: not verified (", errors.status().message(), ")"));
       } else {
+        // The candidate with the least error; kept only if it beats no smoothing.
         const double before = (*errors)[0];
-        chosen = -1;
-        double best = before;
+        int best = 0;
         nlohmann::json candidates = nlohmann::json::array();
         for (size_t i = 0; i < tried.size(); ++i) {
-          const double e = (*errors)[i + 1];
-          candidates.push_back({{"alpha", tried[i].alpha}, {"mse", e}});
-          if (e < best) best = e, chosen = static_cast<int>(i);
+          candidates.push_back({{"alpha", tried[i].alpha}, {"mse", (*errors)[i + 1]}});
+          if ((*errors)[i + 1] < (*errors)[best + 1]) best = static_cast<int>(i);
         }
-        const double gain_db = 10 * std::log10(std::max(before, 1e-30) / std::max(best, 1e-30));
-        verdict = {{"mse_before", before}, {"mse_after", chosen >= 0 ? best : (*errors)[1]},
-                   {"gain_db", chosen >= 0 ? gain_db : 10 * std::log10(std::max(before, 1e-30) / std::max((*errors)[1], 1e-30))},
+        const double after = (*errors)[best + 1];
+        chosen = after < before ? best : -1;
+        verdict = {{"mse_before", before},
+                   {"mse_after", after},
+                   {"gain_db", 10 * std::log10(std::max(before, 1e-30) / std::max(after, 1e-30))},
                    {"kept", chosen >= 0}};
         if (alphas.size() > 1) verdict["candidates"] = candidates;
         if (chosen < 0) {
           for (const Smoothing& t : tried) r.notes.push_back(t.Summary());
           r.notes.push_back(absl::StrFormat(
               "smooth-quant undone: quantized, the output error on the calibration data would rise %.3g -> %.3g",
-              before, (*errors)[1]));
+              before, after));
           int64_t folded = 0, muls = 0;
           for (const Smoothing& t : tried) folded = std::max(folded, t.folded), muls = std::max(muls, t.muls);
           r.details = {{"inputs", tried[0].inputs}, {"folded", 0}, {"muls", 0},
