@@ -31,7 +31,8 @@
 // `quantize` would (the run's quantization settings, `target`) and run on the
 // calibration data as the target runtime computes; the smoothing is kept only
 // if the output error drops. That costs two calibrations and three runs over
-// the data.
+// the data. alpha=search does the same for four smoothings (auto, 0.25, 0.5,
+// 0.75), each on a copy-on-write clone, and keeps the best.
 #include <algorithm>
 #include <cmath>
 #include <functional>
