@@ -136,10 +136,14 @@ std::string ConvLabel(const Node* conv) {
 // input is `available` at the Conv's position (computed by an earlier step).
 std::shared_ptr<FusedConv> MatchConv(const Node* conv, const Graph& g, int opset,
                                      const std::function<bool(const Value*)>& available,
+                                     const std::function<const Tensor*(const Value*)>& constant_of,
                                      std::vector<const Node*>* absorbed) {
   if (!conv->IsOp("Conv") || conv->num_inputs() < 2 || !OnlyFirstOutputUsed(conv)) return nullptr;
-  const Tensor* w = conv->input(1) ? conv->input(1)->constant() : nullptr;
-  const Tensor* b = conv->input(2) ? conv->input(2)->constant() : nullptr;
+  const Tensor* w = constant_of(conv->input(1));
+  const Tensor* b = constant_of(conv->input(2));
+  // A weight folded from DequantizeLinear (a QDQ model's) is worth the fused
+  // path even with nothing after the conv to fuse.
+  const bool folded_weight = w != nullptr && conv->input(1)->constant() == nullptr;
   if (w == nullptr || (conv->input(2) != nullptr && b == nullptr)) return nullptr;
   if (w->type() != TP::FLOAT || (b && b->type() != TP::FLOAT)) return nullptr;
   const int64_t M = w->dims().empty() ? 0 : w->dims()[0];
@@ -159,7 +163,7 @@ std::shared_ptr<FusedConv> MatchConv(const Node* conv, const Graph& g, int opset
     const Tensor* p[4];
     bool ok = true;
     for (int i = 0; i < 4; ++i) {
-      p[i] = next->input(i + 1) ? next->input(i + 1)->constant() : nullptr;
+      p[i] = constant_of(next->input(i + 1));
       ok &= p[i] != nullptr && p[i]->type() == TP::FLOAT && p[i]->num_elements() == M;
     }
     if (ok) {
@@ -237,7 +241,7 @@ std::shared_ptr<FusedConv> MatchConv(const Node* conv, const Graph& g, int opset
       absorbed->push_back(next);
     }
   }
-  if (!changed && add == nullptr && epi.kind == Epilogue::kNone) return nullptr;
+  if (!changed && !folded_weight && add == nullptr && epi.kind == Epilogue::kNone) return nullptr;
   auto f = std::make_shared<FusedConv>();
   f->w = KTensor::Alloc(TP::FLOAT, w->dims());
   float* fw = f->w.mut<float>();
@@ -308,9 +312,40 @@ absl::StatusOr<std::unique_ptr<GraphPlan>> BuildPlan(const Graph& g, int opset, 
   }
   absl::flat_hash_map<const Node*, int> step_of;
   absl::flat_hash_set<const Node*> skip;
+  // A QDQ model's weights and biases are DequantizeLinear of initializers:
+  // constants, made once here (fused plan only: nothing observes them), so
+  // the convs reading them fuse and take the prepacked path as a float
+  // model's do, instead of dequantizing and running im2col on every run.
+  absl::flat_hash_map<const Value*, Tensor> folded;
+  auto constant_of = [&](const Value* v) -> const Tensor* {
+    if (v == nullptr) return nullptr;
+    if (const Tensor* t = v->constant()) return t;
+    auto it = folded.find(v);
+    return it == folded.end() ? nullptr : &it->second;
+  };
   for (const auto& np : g.nodes()) {
     const Node* n = np.get();
     if (skip.contains(n)) continue;
+    if (fuse && n->IsOp("DequantizeLinear") && n->num_outputs() == 1 && n->output(0) != nullptr &&
+        !n->output(0)->IsGraphOutput()) {
+      std::vector<const Tensor*> ins;
+      bool constant = true;
+      for (const Value* v : n->inputs()) {
+        ins.push_back(constant_of(v));
+        constant = constant && (v == nullptr || ins.back() != nullptr);
+      }
+      if (constant) {
+        auto t = RunNode(*n, ins, opset);
+        if (t.ok() && t->size() == 1) {
+          auto kt = KTensor::FromTensor((*t)[0]);
+          if (kt.ok()) {
+            p->consts.emplace_back(SlotFor(*p, n->output(0)), *std::move(kt));
+            folded.emplace(n->output(0), std::move((*t)[0]));
+            continue;
+          }
+        }
+      }
+    }
     // Without an observer nothing needs to see a Constant being produced:
     // its value is made once here instead of on every run.
     if (fuse && n->IsOp("Constant") && n->subgraphs().empty() && n->num_outputs() == 1 &&
@@ -332,7 +367,7 @@ absl::StatusOr<std::unique_ptr<GraphPlan>> BuildPlan(const Graph& g, int opset, 
       const Node* prod = v->producer();
       return v->graph() != &g || prod == nullptr || step_of.contains(prod);
     };
-    if (fuse) st.fused = MatchConv(n, g, opset, available, &absorbed);
+    if (fuse) st.fused = MatchConv(n, g, opset, available, constant_of, &absorbed);
     if (st.fused) {
       st.in_values.push_back(n->input(0));
       if (st.fused->add != nullptr) {

@@ -236,6 +236,54 @@ TEST(Executor, ConvIntegerMatchesScalarLoop) {
   }
 }
 
+// A QDQ conv (weight and bias through DequantizeLinear of initializers): the
+// fused plan makes the dequantized weight once and runs the conv fused,
+// with no DequantizeLinear step per run, and computes what the observed
+// plan (every node on its own) computes, to float rounding.
+TEST(Executor, DequantizedWeightsAreFoldedInTheFusedPlan) {
+  const int64_t C = 8, M = 12, H = 9;
+  Graph g;
+  Value* x = g.AddInput("x");
+  Tensor wq(onnx::TensorProto::INT8, {M, C, 3, 3}), bq(onnx::TensorProto::INT32, {M});
+  Tensor ws(onnx::TensorProto::FLOAT, {M}), bs(onnx::TensorProto::FLOAT, {M});
+  uint32_t seed = 5;
+  auto rnd = [&](int lo, int hi) {
+    seed = seed * 1664525u + 1013904223u;
+    return lo + static_cast<int>((seed >> 8) % static_cast<uint32_t>(hi - lo + 1));
+  };
+  for (int64_t i = 0; i < wq.num_elements(); ++i) wq.mutable_data<int8_t>()[i] = static_cast<int8_t>(rnd(-127, 127));
+  for (int64_t m = 0; m < M; ++m) {
+    ws.mutable_data<float>()[m] = 0.001f * (m + 1);
+    bs.mutable_data<float>()[m] = 0.0005f * (m + 1);
+    bq.mutable_data<int32_t>()[m] = rnd(-500, 500);
+  }
+  Node* wdq = g.CreateNode("DequantizeLinear", {g.AddInitializer("wq", std::move(wq)), g.AddInitializer("ws", std::move(ws))}, 1);
+  wdq->SetAttr(Attribute::Int("axis", 0));
+  Node* bdq = g.CreateNode("DequantizeLinear", {g.AddInitializer("bq", std::move(bq)), g.AddInitializer("bs", std::move(bs))}, 1);
+  bdq->SetAttr(Attribute::Int("axis", 0));
+  Node* conv = g.CreateNode("Conv", {x, wdq->output(0), bdq->output(0)}, 1);
+  conv->SetAttr(Attribute::Ints("pads", {1, 1, 1, 1}));
+  g.AddOutput(conv->output(0));
+  std::vector<float> xv(C * H * H);
+  for (float& v : xv) v = static_cast<float>(rnd(-1000, 1000)) / 1000.f;
+  ExecutorOptions o = Opts(17, 1);
+  o.profile = true;
+  auto ex = Executor::Create(g, o);
+  ASSERT_TRUE(ex.ok()) << ex.status();
+  const Tensor in = Floats({1, C, H, H}, xv);
+  auto fused = (*ex)->Run({{"x", in}});
+  ASSERT_TRUE(fused.ok()) << fused.status();
+  EXPECT_EQ((*ex)->op_profile().count("DequantizeLinear"), 0u) << "the weights were dequantized on the run";
+  Observer obs = [](const Value&, const TensorView&) {};
+  auto observed = (*ex)->Run({{"x", in}}, &obs);
+  ASSERT_TRUE(observed.ok()) << observed.status();
+  EXPECT_EQ((*ex)->op_profile().count("DequantizeLinear"), 1u);
+  const float* a = (*fused)[0].data<float>();
+  const float* b = (*observed)[0].data<float>();
+  ASSERT_EQ((*fused)[0].num_elements(), M * H * H);
+  for (int64_t i = 0; i < M * H * H; ++i) ASSERT_NEAR(a[i], b[i], 1e-4f * (1.f + std::fabs(b[i]))) << i;
+}
+
 // The fused plan (no observer: Conv+BN+Add+Relu/Clip folded, activations
 // kept in oneDNN layouts between convs and pools) against the observed plan
 // (every node on its own, plain NCHW): residuals from a graph input (must not
