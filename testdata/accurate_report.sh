@@ -6,12 +6,9 @@
 #   bash testdata/accurate_report.sh [OUT_DIR]        (about 10 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-GEN=$PWD/testdata/generated ORT=$PWD/testdata/ort
-OUT=${1:-$(mktemp -d /tmp/accurate_report.XXXXXX)}
-mkdir -p "$OUT"
 source testdata/report_lib.sh
-bazel build -c opt //tools:compress >/dev/null 2>&1
-COMPRESS=$(bazel info bazel-bin 2>/dev/null)/tools/compress
+report_setup accurate_report "${1:-}"
+COMPRESS=$BIN/tools/compress
 report_heading "default vs accurate"
 echo
 echo "| model | held-out | default (\`optimize,quantize\`) | method=mse | bias-correction | weight-method=adaround | adaround + bias-correction | \`accurate\` |"

@@ -6,12 +6,8 @@
 #   bash testdata/decompose_report.sh [OUT_DIR]      (about 10 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-GEN=$PWD/testdata/generated ORT=$PWD/testdata/ort
-OUT=${1:-$(mktemp -d /tmp/decompose_report.XXXXXX)}
-mkdir -p "$OUT"
 source testdata/report_lib.sh
-bazel build -c opt //tools:compress //tools:run >/dev/null 2>&1
-BIN=$(bazel info bazel-bin 2>/dev/null)
+report_setup decompose_report "${1:-}"
 report_heading "decompose report"
 echo
 echo "Latency: batch 64 for the Fashion-MNIST models, 1 for the others; float is the original file."

@@ -10,12 +10,8 @@
 # hardly depends on its input); their latency is the point.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-GEN=$PWD/testdata/generated ORT=$PWD/testdata/ort
-OUT=${1:-$(mktemp -d /tmp/prune_report.XXXXXX)}
-mkdir -p "$OUT"
 source testdata/report_lib.sh
-bazel build -c opt //tools:compress >/dev/null 2>&1
-BIN=$(bazel info -c opt bazel-bin 2>/dev/null)
+report_setup prune_report "${1:-}"
 report_heading "prune-channels report"
 echo
 echo "Latency: batch 64 for the Fashion-MNIST models, 1 for the others; float is the original file; ONNX Runtime at its default optimisation level."

@@ -1,6 +1,16 @@
 # Shared by the report scripts (decompose_report.sh, prune_report.sh,
-# accurate_report.sh): sourced, not run. Expects GEN (testdata/generated) and
-# ORT (testdata/ort) to be set.
+# accurate_report.sh, smooth_quant_report.sh): sourced, not run, from the
+# repository root.
+
+# Sets GEN (testdata/generated), ORT (testdata/ort), OUT (OUT_DIR, else a new
+# /tmp/NAME.XXXXXX) and BIN (bazel-bin, with tools/compress and tools/run built).
+report_setup() {  # NAME [OUT_DIR]
+  GEN=$PWD/testdata/generated ORT=$PWD/testdata/ort
+  OUT=${2:-$(mktemp -d "/tmp/$1.XXXXXX")}
+  mkdir -p "$OUT"
+  bazel build -c opt //tools:compress //tools:run >/dev/null 2>&1
+  BIN=$(bazel info -c opt bazel-bin 2>/dev/null)
+}
 
 # The heading line: date, CPU, cores, ONNX Runtime version.
 report_heading() {  # TITLE

@@ -3,15 +3,12 @@
 # the default) in ONNX Runtime at its default optimisation level, on held-out
 # inputs: output SQNR against the float model, and whether verify kept the
 # smoothing ("undone" when it raised the calibration output error).
-#   bash testdata/smooth_quant_report.sh [OUT_DIR]        (about 8 minutes)
+#   bash testdata/smooth_quant_report.sh [OUT_DIR]        (about 2 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-GEN=$PWD/testdata/generated ORT=$PWD/testdata/ort
-OUT=${1:-$(mktemp -d /tmp/smooth_quant_report.XXXXXX)}
-mkdir -p "$OUT"
 source testdata/report_lib.sh
-bazel build -c opt //tools:compress >/dev/null 2>&1
-COMPRESS=$(bazel info bazel-bin 2>/dev/null)/tools/compress
+report_setup smooth_quant_report "${1:-}"
+COMPRESS=$BIN/tools/compress
 report_heading "smooth-quant"
 echo
 echo "| model | smooth-quant options | \`optimize,quantize\` | \`smooth-quant\` | \`smooth-quant{alpha=auto}\` | \`smooth-quant{alpha=search}\` |"
