@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <limits>
+#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -20,6 +21,7 @@
 #include "ir/atomic_file.h"
 #include "google/protobuf/text_format.h"
 #include "kernels/executor.h"
+#include "kernels/registry.h"
 
 namespace onnxc {
 
@@ -82,7 +84,13 @@ Histogram Histogram::Rebin(double new_lo, double new_hi, int64_t bins) const {
 
 // ---------------------------------------------------------------- TensorStats
 
-void TensorStats::UpdateRange(const float* x, int64_t n) {
+namespace {
+
+// Below this many values a tensor's statistics are not split over threads.
+constexpr int64_t kValuesPerTask = int64_t{1} << 16;
+
+// Least and greatest finite value of x (INFINITY, -INFINITY when none).
+std::pair<float, float> FiniteRange(const float* x, int64_t n) {
   // Sixteen independent lanes, as selects the compiler turns into vector
   // min/max (a NaN compares false and is ignored, as in a scalar loop).
   constexpr int kLanes = 16;
@@ -106,32 +114,16 @@ void TensorStats::UpdateRange(const float* x, int64_t n) {
   if (!std::isfinite(mn) || !std::isfinite(mx)) {
     // Infinite values (masks) would make every range infinite: skip them.
     mn = INFINITY, mx = -INFINITY;
-    for (int64_t i = 0; i < n; ++i)
-      if (std::isfinite(x[i])) mn = std::min(mn, x[i]), mx = std::max(mx, x[i]);
-    if (mn > mx) return;
+    for (int64_t k = 0; k < n; ++k)
+      if (std::isfinite(x[k])) mn = std::min(mn, x[k]), mx = std::max(mx, x[k]);
   }
-  min = std::min<double>(min, mn);
-  max = std::max<double>(max, mx);
-  if (batches == 0) {
-    avg_min = mn;
-    avg_max = mx;
-  } else {
-    avg_min += kMovingAverageConstant * (mn - avg_min);
-    avg_max += kMovingAverageConstant * (mx - avg_max);
-  }
-  ++batches;
-  elements += n;
+  return {mn, mx};
 }
 
-void TensorStats::UpdateHistogram(const float* x, int64_t n) {
-  const int64_t bins = static_cast<int64_t>(hist.counts.size());
-  if (bins == 0) return;
-  double* c = hist.counts.data();
-  if (!(hist.hi > hist.lo)) {
-    for (int64_t i = 0; i < n; ++i) c[0] += std::isfinite(x[i]) ? 1 : 0;
-    return;
-  }
-  const double lo = hist.lo, scale = bins / (hist.hi - hist.lo), last = static_cast<double>(bins - 1);
+// Adds the counts of x's finite values over `bins` equal bins from `lo`
+// (`scale` bins per unit) to `counts`, values outside going to the end bins.
+void CountBins(const float* x, int64_t n, double lo, double scale, int64_t bins, double* counts) {
+  const double last = static_cast<double>(bins - 1);
   // Bin indices a block at a time (a vectorisable loop: clamping in double
   // before truncating gives the scalar (int64)((v - lo) * scale) clamped to
   // [0, bins - 1]; non-finite values go to a discard slot), then counted in
@@ -145,7 +137,7 @@ void TensorStats::UpdateHistogram(const float* x, int64_t n) {
     for (int64_t b = 0; b < bins; ++b) {
       double sum = 0;
       for (int64_t w = 0; w < kWays; ++w) sum += local[w * (bins + 1) + b];
-      c[b] += sum;
+      counts[b] += sum;
     }
     std::fill(local.begin(), local.end(), 0u);
     since_flush = 0;
@@ -166,6 +158,57 @@ void TensorStats::UpdateHistogram(const float* x, int64_t n) {
     if ((since_flush += m) >= (int64_t{1} << 31)) flush();  // before any uint32 counter can overflow
   }
   flush();
+}
+
+}  // namespace
+
+void TensorStats::UpdateRange(const float* x, int64_t n, int threads) {
+  // Min and max merge exactly in any order: the same result for any split.
+  float mn = INFINITY, mx = -INFINITY;
+  std::mutex mu;
+  kernels::ParallelFor(
+      threads, n,
+      [&](int64_t b, int64_t e) {
+        const auto [lo, hi] = FiniteRange(x + b, e - b);
+        std::lock_guard<std::mutex> l(mu);
+        mn = std::min(mn, lo), mx = std::max(mx, hi);
+      },
+      kValuesPerTask);
+  if (mn > mx) return;  // nothing finite (or nothing at all)
+  min = std::min<double>(min, mn);
+  max = std::max<double>(max, mx);
+  if (batches == 0) {
+    avg_min = mn;
+    avg_max = mx;
+  } else {
+    avg_min += kMovingAverageConstant * (mn - avg_min);
+    avg_max += kMovingAverageConstant * (mx - avg_max);
+  }
+  ++batches;
+  elements += n;
+}
+
+void TensorStats::UpdateHistogram(const float* x, int64_t n, int threads) {
+  const int64_t bins = static_cast<int64_t>(hist.counts.size());
+  if (bins == 0) return;
+  double* c = hist.counts.data();
+  if (!(hist.hi > hist.lo)) {
+    for (int64_t i = 0; i < n; ++i) c[0] += std::isfinite(x[i]) ? 1 : 0;
+    return;
+  }
+  const double lo = hist.lo, scale = bins / (hist.hi - hist.lo);
+  // Counts are whole numbers (exact in double), so the parts add up to the
+  // same histogram in any order.
+  std::mutex mu;
+  kernels::ParallelFor(
+      threads, n,
+      [&](int64_t b, int64_t e) {
+        std::vector<double> part(static_cast<size_t>(bins), 0.0);
+        CountBins(x + b, e - b, lo, scale, bins, part.data());
+        std::lock_guard<std::mutex> l(mu);
+        for (int64_t k = 0; k < bins; ++k) c[k] += part[k];
+      },
+      kValuesPerTask);
 }
 
 // ---------------------------------------------------------------- Save / Load / Merge
@@ -355,7 +398,7 @@ absl::StatusOr<std::unique_ptr<CalibrationStats>> LoadAndMerge(const std::vector
 
 // Runs the data through the model once per pass, updating `stats`.
 absl::Status RunPasses(Executor& ex, CalibrationData& data, const CalibrationSettings& settings,
-                       const Reporter& reporter, CalibrationStats* stats) {
+                       const Reporter& reporter, int threads, CalibrationStats* stats) {
   const int passes = settings.histograms ? 2 : 1;
   const int64_t shards = settings.shard.count, shard = settings.shard.index;
   const int64_t size = data.size();
@@ -374,13 +417,13 @@ absl::Status RunPasses(Executor& ex, CalibrationData& data, const CalibrationSet
   Observer range_observer = [&](const Value& v, const TensorView& t) {
     const float* x = FloatData(t, buf);
     if (x == nullptr) return;
-    find(v)->UpdateRange(x, t.num_elements());
+    find(v)->UpdateRange(x, t.num_elements(), threads);
   };
   Observer hist_observer = [&](const Value& v, const TensorView& t) {
     const float* x = FloatData(t, buf);
     if (x == nullptr) return;
     auto it = slot.find(&v);
-    if (it != slot.end()) it->second->UpdateHistogram(x, t.num_elements());
+    if (it != slot.end()) it->second->UpdateHistogram(x, t.num_elements(), threads);
   };
 
   for (int pass = 0; pass < passes; ++pass) {
@@ -436,7 +479,7 @@ absl::StatusOr<std::unique_ptr<CalibrationStats>> CalibrationStats::Compute(Mode
   stats->shards = {settings.shard.index};
   if (settings.shard.count > 1) stats->source += absl::StrCat(" (shard ", settings.shard.ToString(), ")");
 
-  absl::Status run = RunPasses(**ex, **data, settings, ctx.reporter, stats.get());
+  absl::Status run = RunPasses(**ex, **data, settings, ctx.reporter, ctx.executor.threads, stats.get());
   if (!run.ok()) return run;
   if (stats->samples == 0)
     return absl::InvalidArgumentError(absl::StrCat("calibration data ", stats->source, ": no samples"));

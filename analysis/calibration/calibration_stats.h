@@ -55,9 +55,10 @@ struct TensorStats {
   Histogram hist;  // 2048 bins by default over [min, max]
 
   // Folds one batch's values into min/max/moving average (pass 1).
-  void UpdateRange(const float* x, int64_t n);
+  // `threads` split the values, with the same result as one.
+  void UpdateRange(const float* x, int64_t n, int threads = 1);
   // Adds values to the histogram (pass 2; hist.lo/hi already set).
-  void UpdateHistogram(const float* x, int64_t n);
+  void UpdateHistogram(const float* x, int64_t n, int threads = 1);
 };
 
 inline constexpr double kMovingAverageConstant = 0.01;

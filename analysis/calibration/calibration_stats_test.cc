@@ -329,6 +329,21 @@ TEST(TensorStats, RangeAndHistogramMatchTheScalarDefinition) {
     s.UpdateHistogram(x.data(), n);  // counts add up over calls
     for (int b = 0; b < 37; ++b) EXPECT_EQ(s.hist.counts[b], 2 * want[b]) << "n " << n << " bin " << b;
   }
+  // Split over two threads (a tensor large enough to split): the same statistics.
+  std::vector<float> big(300000);
+  for (float& v : big) v = rnd();
+  big[7] = NAN, big[200000] = INFINITY;
+  TensorStats one, two;
+  one.UpdateRange(big.data(), big.size(), 1);
+  two.UpdateRange(big.data(), big.size(), 2);
+  EXPECT_EQ(one.min, two.min);
+  EXPECT_EQ(one.max, two.max);
+  EXPECT_EQ(one.avg_min, two.avg_min);
+  for (TensorStats* s : {&one, &two}) s->hist.lo = -3, s->hist.hi = 4, s->hist.counts.assign(2048, 0.0);
+  one.UpdateHistogram(big.data(), big.size(), 1);
+  two.UpdateHistogram(big.data(), big.size(), 2);
+  EXPECT_EQ(one.hist.counts, two.hist.counts);
+  EXPECT_EQ(one.hist.total(), static_cast<double>(big.size() - 2));
 }
 
 }  // namespace
