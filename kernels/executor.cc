@@ -323,6 +323,17 @@ absl::StatusOr<std::unique_ptr<GraphPlan>> BuildPlan(const Graph& g, int opset, 
     auto it = folded.find(v);
     return it == folded.end() ? nullptr : &it->second;
   };
+  // Runs `n` once now and binds its one output as a constant of the plan;
+  // false when it cannot. visible_to_convs: MatchConv may read it as a weight.
+  auto fold = [&](const Node* n, const std::vector<const Tensor*>& ins, bool visible_to_convs) {
+    auto t = RunNode(*n, ins, opset);
+    if (!t.ok() || t->size() != 1) return false;
+    auto kt = KTensor::FromTensor((*t)[0]);
+    if (!kt.ok()) return false;
+    p->consts.emplace_back(SlotFor(*p, n->output(0)), *std::move(kt));
+    if (visible_to_convs) folded.emplace(n->output(0), std::move((*t)[0]));
+    return true;
+  };
   for (const auto& np : g.nodes()) {
     const Node* n = np.get();
     if (skip.contains(n)) continue;
@@ -334,31 +345,13 @@ absl::StatusOr<std::unique_ptr<GraphPlan>> BuildPlan(const Graph& g, int opset, 
         ins.push_back(constant_of(v));
         constant = constant && (v == nullptr || ins.back() != nullptr);
       }
-      if (constant) {
-        auto t = RunNode(*n, ins, opset);
-        if (t.ok() && t->size() == 1) {
-          auto kt = KTensor::FromTensor((*t)[0]);
-          if (kt.ok()) {
-            p->consts.emplace_back(SlotFor(*p, n->output(0)), *std::move(kt));
-            folded.emplace(n->output(0), std::move((*t)[0]));
-            continue;
-          }
-        }
-      }
+      if (constant && fold(n, ins, /*visible_to_convs=*/true)) continue;
     }
     // Without an observer nothing needs to see a Constant being produced:
     // its value is made once here instead of on every run.
     if (fuse && n->IsOp("Constant") && n->subgraphs().empty() && n->num_outputs() == 1 &&
-        n->output(0) != nullptr) {
-      auto t = RunNode(*n, {}, opset);
-      if (t.ok() && t->size() == 1) {
-        auto kt = KTensor::FromTensor((*t)[0]);
-        if (kt.ok()) {
-          p->consts.emplace_back(SlotFor(*p, n->output(0)), *std::move(kt));
-          continue;
-        }
-      }
-    }
+        n->output(0) != nullptr && fold(n, {}, /*visible_to_convs=*/false))
+      continue;
     Step st;
     st.node = n;
     st.kernel = FindKernel(n->domain(), n->op_type(), opset);
