@@ -13,6 +13,11 @@
 //                temporary path of the candidate quantized model; higher is
 //                better unless metric-lower-is-better=true).
 //
+// precision=a16 keeps the ranked layers (rules b and c) quantized with their
+// weights in 8 bits but their activations in 16 (uint16/int16 Q/DQ): most of
+// the accuracy of float for them, the weights' 4x size saving kept. The
+// manual rules (a) still keep float.
+//
 // Target mode searches k, the number of most sensitive layers kept in float
 // (on top of rules a and b), over the sensitivity ranking: see
 // fallback_search.h. If no k up to max-float meets the target, the best
@@ -157,6 +162,9 @@ class Fallback : public Pass {
                  "--eval-cmd)"});
     o.push_back({"metric-lower-is-better", T::kBool, "false", "the eval-cmd metric is a loss, not an accuracy"});
     o.push_back({"search", T::kString, "binary", "binary (AMCT, ~log2(L) evaluations) | linear (k = 0, 1, ...)"});
+    o.push_back({"precision", T::kString, "float",
+                 "what the ranked layers (top-k, target) fall back to: float | a16 (8-bit weights, 16-bit "
+                 "activations)"});
     o.push_back({"max-float", T::kInt, "-1", "at most this many ranked layers float in target mode (-1: all)"});
     o.push_back({"eval-samples", T::kInt, "16",
                  "samples for layer-sensitivity (default: as the layer-sensitivity pass before, else 16)"});
@@ -175,9 +183,17 @@ class Fallback : public Pass {
     r.changes = static_cast<int64_t>(prepared->size());  // a converted model, or none
     r.preserved = prepared->empty() ? PreservedAnalyses::All() : PreservedAnalyses::None().Preserve<LayerSensitivity>().Preserve<CalibrationStats>();
 
-    KeepList keep;  // decisions of an earlier fallback are kept
-    if (const auto* prev = ctx.state->Find<KeepFloatDecisions>())
+    const std::string precision = o.GetString("precision");
+    if (precision != "float" && precision != "a16")
+      return absl::InvalidArgumentError(absl::StrCat("fallback: precision=", precision, " is not one of: float, a16"));
+    const bool to_a16 = precision == "a16";
+    if (to_a16 && settings->config().scheme() != QuantizationConfig::W8A8)
+      return absl::InvalidArgumentError("fallback: precision=a16 applies to scheme=w8a8 (its activations are 8-bit)");
+    KeepList keep, wide;  // decisions of an earlier fallback are kept
+    if (const auto* prev = ctx.state->Find<KeepFloatDecisions>()) {
       for (const auto& [id, why] : prev->nodes) keep.Add(id, why);
+      for (const auto& [id, why] : prev->wide_activations) wide.Add(id, why);
+    }
     absl::Status manual_ok = AddManualRules(model, o, &keep, &r.notes);
     if (!manual_ok.ok()) return manual_ok;
     const size_t manual = keep.nodes().size();
@@ -210,9 +226,10 @@ class Fallback : public Pass {
         in.sensitivity = &sens;
         in.ranked = ranked;
         in.config_for = [&](int k) {
-          std::vector<std::pair<std::string, std::string>> c = keep.nodes();
+          FallbackConfig c{keep.nodes(), wide.nodes()};
           for (int i = 0; i < k && i < static_cast<int>(ranked.size()); ++i)
-            for (const std::string& m : sens.Members(ranked[i])) c.emplace_back(m, reason_of(i));
+            for (const std::string& m : sens.Members(ranked[i]))
+              (to_a16 ? c.wide_activations : c.keep_float).emplace_back(m, reason_of(i));
           return c;
         };
         in.k_min = chosen;
@@ -230,9 +247,9 @@ class Fallback : public Pass {
         const std::string cmp = t.lower_is_better ? "<=" : ">=";
         const FallbackStep& c = found->steps.at(chosen);
         r.notes.push_back(absl::StrFormat(
-            "target %s %s %.6g: %d evaluations (%s search), k=%d of %d ranked layers kept float -> %.6g%s",
+            "target %s %s %.6g: %d evaluations (%s search), k=%d of %d ranked layers %s -> %.6g%s",
             t.Describe(), cmp, t.value, static_cast<int>(found->order.size()), o.GetString("search"), chosen,
-            static_cast<int>(ranked.size()), c.metric,
+            static_cast<int>(ranked.size()), to_a16 ? "given 16-bit activations" : "kept float", c.metric,
             found->float_metric ? absl::StrFormat(" (float model: %.6g)", *found->float_metric) : ""));
         for (int k : found->order)
           r.notes.push_back(absl::StrFormat("  step k=%d: %.6g %s", k, found->steps.at(k).metric,
@@ -247,21 +264,29 @@ class Fallback : public Pass {
       }
       for (int i = 0; i < chosen; ++i)
         for (const std::string& m : sens.Members(ranked[i]))
-          keep.Add(m, reason_of(i) + (target->has_value() ? ", target search" : ", top-k"));
+          (to_a16 ? wide : keep).Add(m, reason_of(i) + (target->has_value() ? ", target search" : ", top-k"));
     }
 
     nlohmann::json kf = nlohmann::json::array();
     for (const auto& [id, why] : keep.nodes()) kf.push_back({{"node", id}, {"reason", why}});
     details["kept_float"] = kf;
     details["manual"] = manual;
-    r.notes.insert(r.notes.begin(), absl::StrCat(keep.nodes().size(), " nodes kept float (", manual,
-                                                 " by name/op type, ", keep.nodes().size() - manual,
-                                                 " by sensitivity)"));
+    details["precision"] = precision;
+    nlohmann::json wa = nlohmann::json::array();
+    for (const auto& [id, why] : wide.nodes()) wa.push_back({{"node", id}, {"reason", why}});
+    details["activations_16_bit"] = wa;
+    r.notes.insert(r.notes.begin(),
+                   to_a16 ? absl::StrCat(keep.nodes().size(), " nodes kept float (by name/op type), ",
+                                         wide.nodes().size(), " given 16-bit activations (by sensitivity)")
+                          : absl::StrCat(keep.nodes().size(), " nodes kept float (", manual, " by name/op type, ",
+                                         keep.nodes().size() - manual, " by sensitivity)"));
     for (const auto& [id, why] : keep.nodes()) r.notes.push_back(absl::StrCat("keep float: ", id, " (", why, ")"));
+    for (const auto& [id, why] : wide.nodes())
+      r.notes.push_back(absl::StrCat("16-bit activations: ", id, " (", why, ")"));
     r.notes.insert(r.notes.begin(), prepared->begin(), prepared->end());
     if (!loud.empty()) r.notes.insert(r.notes.begin(), loud);
     r.details = std::move(details);
-    ctx.state->Set(KeepFloatDecisions{keep.nodes()});
+    ctx.state->Set(KeepFloatDecisions{keep.nodes(), wide.nodes()});
     return r;
   }
 };

@@ -62,7 +62,8 @@ class Search {
   absl::StatusOr<FallbackStep> Evaluate(int k) {
     auto it = r_.steps.find(k);
     if (it != r_.steps.end()) return it->second;
-    auto q = QuantizeClone(*in_.model, *in_.settings, *in_.stats, in_.config_for(k));
+    const FallbackConfig c = in_.config_for(k);
+    auto q = QuantizeClone(*in_.model, *in_.settings, *in_.stats, c.keep_float, c.wide_activations);
     if (!q.ok()) return q.status();
     FallbackStep s;
     s.k = k;

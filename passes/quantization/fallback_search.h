@@ -65,8 +65,14 @@ struct FallbackSearchResult {
   double seconds = 0;
 };
 
-// Keep-float configuration for k ranked layers (manual ones included).
-using KeepFloatForK = std::function<std::vector<std::pair<std::string, std::string>>(int k)>;
+// The configuration for k ranked layers: the nodes kept float (manual ones
+// included) and, with fallback{precision=a16}, the nodes given 16-bit
+// activations instead (node id, reason).
+struct FallbackConfig {
+  std::vector<std::pair<std::string, std::string>> keep_float;
+  std::vector<std::pair<std::string, std::string>> wide_activations;
+};
+using FallbackConfigForK = std::function<FallbackConfig(int k)>;
 
 struct FallbackSearchInputs {
   const Model* model = nullptr;
@@ -74,7 +80,7 @@ struct FallbackSearchInputs {
   const CalibrationStats* stats = nullptr;
   const LayerSensitivity* sensitivity = nullptr;  // samples and float reference
   std::vector<std::string> ranked;                // layers, worst first
-  KeepFloatForK config_for;
+  FallbackConfigForK config_for;
   int k_min = 0, k_max = 0;
   bool binary = true;
   FallbackTarget target;

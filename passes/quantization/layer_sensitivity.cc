@@ -266,13 +266,15 @@ std::string LayerSensitivity::Settings::CacheKey() const {
                       revert);
 }
 
-absl::StatusOr<std::unique_ptr<Model>> QuantizeClone(const Model& model, const QuantizationSettings& settings,
-                                                     const CalibrationStats& stats,
-                                                     const std::vector<std::pair<std::string, std::string>>& keep_float) {
+absl::StatusOr<std::unique_ptr<Model>> QuantizeClone(
+    const Model& model, const QuantizationSettings& settings, const CalibrationStats& stats,
+    const std::vector<std::pair<std::string, std::string>>& keep_float,
+    const std::vector<std::pair<std::string, std::string>>& wide_activations) {
   auto clone = model.Clone();
   QuantizeOptions qo;
   qo.stats = &stats;
   qo.keep_float = keep_float;
+  qo.wide_activations = wide_activations;
   auto report = QuantizeModel(*clone, settings, qo);
   if (!report.ok()) return report.status();
   return clone;

@@ -118,10 +118,12 @@ absl::StatusOr<ErrorMetrics> CompareOutputs(const Model& candidate, const LayerS
                                             const ExecutorOptions& executor);
 
 // The same quantization as `quantize` on a clone of `model`, keeping
-// `keep_float` in float; returns the quantized clone.
-absl::StatusOr<std::unique_ptr<Model>> QuantizeClone(const Model& model, const QuantizationSettings& settings,
-                                                     const CalibrationStats& stats,
-                                                     const std::vector<std::pair<std::string, std::string>>& keep_float);
+// `keep_float` in float and giving `wide_activations` 16-bit activations
+// (QuantizeOptions); returns the quantized clone.
+absl::StatusOr<std::unique_ptr<Model>> QuantizeClone(
+    const Model& model, const QuantizationSettings& settings, const CalibrationStats& stats,
+    const std::vector<std::pair<std::string, std::string>>& keep_float,
+    const std::vector<std::pair<std::string, std::string>>& wide_activations = {});
 
 }  // namespace onnxc
 

@@ -38,6 +38,14 @@ int BitsOf(QuantType type) {
   }
 }
 
+QuantType Widened(QuantType type) {
+  switch (type) {
+    case INT8: case INT4: return INT16;
+    case UINT8: case UINT4: return UINT16;
+    default: return type;
+  }
+}
+
 QParams ComputeQParams(float rmin, float rmax, QuantType type, bool symmetric) {
   QuantLimits l = LimitsOf(type, symmetric);
   rmin = std::min(rmin, 0.0f);

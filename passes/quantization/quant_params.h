@@ -21,6 +21,8 @@ struct QuantLimits {
 QuantLimits LimitsOf(QuantType type, bool symmetric);
 DataType OnnxTypeOf(QuantType type);
 int BitsOf(QuantType type);
+// The 16-bit type of the same signedness (16-bit types unchanged).
+QuantType Widened(QuantType type);
 
 struct QParams {
   float scale = 1;

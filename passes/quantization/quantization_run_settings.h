@@ -19,10 +19,12 @@ struct QuantizationRunSettings {
   std::string fake_quant_path;  // --fake-quant-output
 };
 
-// Nodes `quantize` keeps in float, with the reason (StableNodeId, reason):
-// left in PassContext::state by the fallback pass, read by quantize.
+// Nodes `quantize` keeps in float, with the reason (StableNodeId, reason),
+// and nodes it gives 16-bit activations (fallback{precision=a16}): left in
+// PassContext::state by the fallback pass, read by quantize.
 struct KeepFloatDecisions {
   std::vector<std::pair<std::string, std::string>> nodes;
+  std::vector<std::pair<std::string, std::string>> wide_activations;
 };
 
 }  // namespace onnxc

@@ -65,7 +65,10 @@ class Quantize : public Pass {
     auto prepared = PrepareForQuantization(model, config, ctx.settings ? ctx.settings->isolation : Isolation::kChildProcess);
     if (!prepared.ok()) return prepared.status();
     QuantizeOptions qo;
-    if (auto* keep = ctx.state->Find<KeepFloatDecisions>()) qo.keep_float = keep->nodes;
+    if (auto* keep = ctx.state->Find<KeepFloatDecisions>()) {
+      qo.keep_float = keep->nodes;
+      qo.wide_activations = keep->wide_activations;
+    }
     const bool weight_only = config.scheme() == QuantizationConfig::W8A16 || config.scheme() == QuantizationConfig::W4A16;
     const LayerStatistics* grams = nullptr;  // owned by the analysis manager
     LayerGramLookup layer_gram;

@@ -248,6 +248,7 @@ class StaticQuantizer {
     auto ids = StableNodeIds(g_, prefix_);
     id_of_ = absl::flat_hash_map<const Node*, std::string>(ids.begin(), ids.end());
     keep_float_ = absl::flat_hash_map<std::string, std::string>(options_.keep_float.begin(), options_.keep_float.end());
+    for (const auto& [id, why] : options_.wide_activations) wide_ids_.insert(id);
     KeepLogDomainFloat();
   }
 
@@ -313,6 +314,10 @@ class StaticQuantizer {
                                                 "' was 0 in every calibration sample: no range to quantize it with; "
                                                 "calibrate with the values it takes in use)"));
         continue;
+      }
+      if (wide_ids_.contains(id)) {
+        s.activation.set_type(Widened(s.activation.type()));
+        wide_nodes_.insert(n);
       }
       node_settings_[n] = s;
       compute_.push_back(n);
@@ -482,7 +487,18 @@ class StaticQuantizer {
   }
 
   // 4. Parameters: each group's range is the union of its members' ranges.
+  // A group touching a 16-bit node (an input or output of one) is 16-bit as
+  // a whole, so data-movement ops keep one type across their inputs and outputs.
   void ComputeParameters() {
+    absl::flat_hash_set<const Value*> wide_groups;
+    for (const Value* v : tensors_) {
+      bool wide = v->producer() != nullptr && wide_nodes_.contains(v->producer());
+      for (const Use& u : v->uses()) wide |= wide_nodes_.contains(u.node);
+      if (wide) wide_groups.insert(groups_.Find(v));
+    }
+    auto type_of = [&](const Value* v, const NodeSettings& s) {
+      return wide_groups.contains(groups_.Find(v)) ? Widened(s.activation.type()) : s.activation.type();
+    };
     absl::flat_hash_map<const Value*, std::pair<float, float>> group_range;
     for (const Value* v : tensors_) {
       const NodeSettings& s = node_settings_[settings_from_[v]];
@@ -491,7 +507,7 @@ class StaticQuantizer {
       if (ov != range_override_.end()) {
         r = ov->second;
       } else {
-        RangeOptions ro{ToRangeMethod(s.activation.method()), s.activation.percentile(), BitsOf(s.activation.type()),
+        RangeOptions ro{ToRangeMethod(s.activation.method()), s.activation.percentile(), BitsOf(type_of(v, s)),
                         s.activation.symmetric(), s.activation.num_quantized_bins()};
         r = ComputeRange(stats_.tensors.at(v->name()), ro);
       }
@@ -503,16 +519,22 @@ class StaticQuantizer {
       if (it != group_range.end())
         it->second = {std::min(it->second.first, r.first), std::max(it->second.second, r.second)};
     }
+    int64_t wide_tensors = 0;
     for (const Value* v : tensors_) {
       const NodeSettings& s = node_settings_[settings_from_[v]];
       auto [lo, hi] = group_range[groups_.Find(v)];
       ActParams p;
-      p.type = s.activation.type();
+      p.type = type_of(v, s);
+      wide_tensors += wide_groups.contains(groups_.Find(v));
       p.lo = lo;
       p.hi = hi;
       p.q = ComputeQParams(lo, hi, p.type, s.activation.symmetric());
       params_[v] = p;
     }
+    if (!wide_nodes_.empty())
+      report_.notes.push_back(absl::StrCat(wide_nodes_.size(), " nodes with 16-bit activations (",
+                                           wide_tensors,
+                                           " tensors widened around them), their weights 8-bit"));
   }
 
   // 5. Rewrite: one Q/DQ pair per activation tensor, shared by its quantized readers.
@@ -712,6 +734,8 @@ class StaticQuantizer {
 
   absl::flat_hash_map<const Node*, std::string> id_of_;
   absl::flat_hash_map<std::string, std::string> keep_float_;
+  absl::flat_hash_set<std::string> wide_ids_;       // 16-bit activations asked for
+  absl::flat_hash_set<const Node*> wide_nodes_;     // ... on nodes being quantized
   absl::flat_hash_map<const Node*, NodeSettings> node_settings_;
   std::vector<Node*> compute_;                      // weighted + compute ops, graph order
   absl::flat_hash_set<const Node*> quantized_;      // every node that reads quantized tensors

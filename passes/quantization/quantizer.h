@@ -36,6 +36,11 @@ struct QuantizeOptions {
   std::optional<absl::flat_hash_set<std::string>> only;
   // Nodes (by StableNodeId) kept in float, with the reason, e.g. fallback.
   std::vector<std::pair<std::string, std::string>> keep_float;
+  // Nodes (by StableNodeId) whose activations get 16 bits, with the reason
+  // (fallback{precision=a16}): their input and output tensors, and every
+  // tensor sharing a scale with those, are quantized to uint16/int16 while
+  // their weights stay 8-bit. The nodes must be quantized to matter.
+  std::vector<std::pair<std::string, std::string>> wide_activations;
 };
 
 // The skip reason of nodes calibration never ran (If branches not taken).
