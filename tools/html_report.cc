@@ -89,7 +89,7 @@ std::string StepsChart(const nlohmann::json& search) {
   auto Y = [&](double m) { return t + (h - t - b) * (hi - m) / (hi - lo); };
   std::string svg = absl::StrFormat(
       "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' font-family='sans-serif' font-size='11'>"
-      "<text x='0' y='16' font-size='13' font-weight='bold'>fallback search: %s vs layers kept float (order of "
+      "<text x='0' y='16' font-size='13' font-weight='bold'>fallback search: %s vs k, the ranked layers moved (order of "
       "evaluation numbered)</text>"
       "<line x1='%d' y1='%d' x2='%d' y2='%d' stroke='#444'/><line x1='%d' y1='%d' x2='%d' y2='%d' stroke='#444'/>",
       w, h, Esc(Str(search["metric"])), l, h - b, w - r, h - b, l, t, l, h - b);
@@ -348,6 +348,7 @@ std::string RenderHtmlReport(const nlohmann::json& j) {
     }
     if (p["pass"] == "fallback" && p.contains("details")) {
       const auto& d = p["details"];
+      const bool a16 = d.value("precision", std::string()) == "a16";  // the ranked layers go 16-bit, not float
       absl::StrAppend(&h, "<h2>Fallback <code>", Esc(Str(p["spelling"])), "</code></h2>");
       if (d.contains("search")) {
         const auto& s = d["search"];
@@ -357,8 +358,8 @@ std::string RenderHtmlReport(const nlohmann::json& j) {
                           Str(s["chosen_k"]), ")</p>");
         else
           absl::StrAppend(&h, "<p class='ok'>target met with k=", Str(s["chosen_k"]), " of ", Str(s["layers_ranked"]),
-                          " ranked layers kept float (", Str(s["evaluations"]), " evaluations, ", Esc(Str(s["mode"])),
-                          " search)</p>");
+                          " ranked layers ", a16 ? "given 16-bit activations" : "kept float", " (",
+                          Str(s["evaluations"]), " evaluations, ", Esc(Str(s["mode"])), " search)</p>");
         absl::StrAppend(&h, StepsChart(s));
         absl::StrAppend(&h, "<table><tr><th>#</th><th>k float</th><th>adds</th><th>", Esc(Str(s["metric"])),
                         "</th><th>met</th><th>out SQNR dB</th><th>out cosine</th></tr>");
@@ -374,6 +375,12 @@ std::string RenderHtmlReport(const nlohmann::json& j) {
       if (d.contains("kept_float")) {
         absl::StrAppend(&h, "<table><tr><th>kept float</th><th>reason</th></tr>");
         for (const auto& k : d["kept_float"])
+          absl::StrAppend(&h, "<tr><td>", Esc(Str(k["node"])), "</td><td>", Esc(Str(k["reason"])), "</td></tr>");
+        absl::StrAppend(&h, "</table>");
+      }
+      if (d.contains("activations_16_bit") && !d["activations_16_bit"].empty()) {
+        absl::StrAppend(&h, "<table><tr><th>16-bit activations, int8 weights</th><th>reason</th></tr>");
+        for (const auto& k : d["activations_16_bit"])
           absl::StrAppend(&h, "<tr><td>", Esc(Str(k["node"])), "</td><td>", Esc(Str(k["reason"])), "</td></tr>");
         absl::StrAppend(&h, "</table>");
       }
