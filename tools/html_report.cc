@@ -64,6 +64,14 @@ std::string BarChart(const std::string& title, const std::vector<std::pair<std::
   return svg;
 }
 
+// A fallback decision list, [{node, reason}, ...], as a two-column table.
+std::string NodeReasonTable(const std::string& heading, const nlohmann::json& nodes) {
+  std::string h = absl::StrCat("<table><tr><th>", Esc(heading), "</th><th>reason</th></tr>");
+  for (const auto& k : nodes)
+    absl::StrAppend(&h, "<tr><td>", Esc(Str(k["node"])), "</td><td>", Esc(Str(k["reason"])), "</td></tr>");
+  return h + "</table>";
+}
+
 std::string StepsChart(const nlohmann::json& search) {
   const auto& steps = search["steps"];
   if (!steps.is_array() || steps.empty()) return "";
@@ -372,18 +380,9 @@ std::string RenderHtmlReport(const nlohmann::json& j) {
                                               Num(st["outputs"]["sqnr_db"]), Num(st["outputs"]["cosine"])));
         absl::StrAppend(&h, "</table>");
       }
-      if (d.contains("kept_float")) {
-        absl::StrAppend(&h, "<table><tr><th>kept float</th><th>reason</th></tr>");
-        for (const auto& k : d["kept_float"])
-          absl::StrAppend(&h, "<tr><td>", Esc(Str(k["node"])), "</td><td>", Esc(Str(k["reason"])), "</td></tr>");
-        absl::StrAppend(&h, "</table>");
-      }
-      if (d.contains("activations_16_bit") && !d["activations_16_bit"].empty()) {
-        absl::StrAppend(&h, "<table><tr><th>16-bit activations, int8 weights</th><th>reason</th></tr>");
-        for (const auto& k : d["activations_16_bit"])
-          absl::StrAppend(&h, "<tr><td>", Esc(Str(k["node"])), "</td><td>", Esc(Str(k["reason"])), "</td></tr>");
-        absl::StrAppend(&h, "</table>");
-      }
+      if (d.contains("kept_float")) absl::StrAppend(&h, NodeReasonTable("kept float", d["kept_float"]));
+      if (d.contains("activations_16_bit") && !d["activations_16_bit"].empty())
+        absl::StrAppend(&h, NodeReasonTable("16-bit activations, int8 weights", d["activations_16_bit"]));
     }
   }
   absl::StrAppend(&h, "</body></html>\n");

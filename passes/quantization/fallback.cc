@@ -48,6 +48,12 @@ class KeepList {
     if (kept_.insert(id).second) nodes_.emplace_back(id, why);
   }
   bool Contains(const std::string& id) const { return kept_.count(id) > 0; }
+  // For the report: [{node, reason}, ...].
+  nlohmann::json ToJson() const {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& [id, why] : nodes_) j.push_back({{"node", id}, {"reason", why}});
+    return j;
+  }
   const std::vector<std::pair<std::string, std::string>>& nodes() const { return nodes_; }
 
  private:
@@ -267,14 +273,10 @@ class Fallback : public Pass {
           (to_a16 ? wide : keep).Add(m, reason_of(i) + (target->has_value() ? ", target search" : ", top-k"));
     }
 
-    nlohmann::json kf = nlohmann::json::array();
-    for (const auto& [id, why] : keep.nodes()) kf.push_back({{"node", id}, {"reason", why}});
-    details["kept_float"] = kf;
+    details["kept_float"] = keep.ToJson();
     details["manual"] = manual;
     details["precision"] = precision;
-    nlohmann::json wa = nlohmann::json::array();
-    for (const auto& [id, why] : wide.nodes()) wa.push_back({{"node", id}, {"reason", why}});
-    details["activations_16_bit"] = wa;
+    details["activations_16_bit"] = wide.ToJson();
     r.notes.insert(r.notes.begin(),
                    to_a16 ? absl::StrCat(keep.nodes().size(), " nodes kept float (by name/op type), ",
                                          wide.nodes().size(), " given 16-bit activations (by sensitivity)")

@@ -86,8 +86,8 @@ class Search {
       }
     }
     s.met = in_.target.Met(s.metric);
-    in_.reporter.Note(absl::StrFormat("fallback: k=%d ranked layers moved: %s %.6g %s target %.6g", k, in_.target.Describe(),
-                                      s.metric, s.met ? "meets" : "misses", in_.target.value));
+    in_.reporter.Note(absl::StrFormat("fallback: k=%d ranked layers moved: %s %.6g %s target %.6g", k,
+                                      in_.target.Describe(), s.metric, s.met ? "meets" : "misses", in_.target.value));
     r_.steps[k] = s;
     r_.order.push_back(k);
     return s;
