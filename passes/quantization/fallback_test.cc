@@ -292,6 +292,13 @@ TEST(Fallback, SixteenBitActivationsWidenWholeScaleGroups) {
   std::printf("fmnist in ORT: all int8 %s; top-1 layer a16 %s (%d/%d convs read 16-bit)\n", d8->ToString().c_str(),
               d16->ToString().c_str(), wide_convs, wide_convs + narrow_convs);
   EXPECT_GT(d16->sqnr_db, d8->sqnr_db);
+
+  // A scheme without calibrated activations cannot honour the 16-bit list: an error, not silence.
+  auto weight_only = RunPipelineOn("fmnist", "optimize,fallback{top-k=1,precision=a16},quantize{scheme=w4a16}",
+                                   "fm_a16_w4");
+  ASSERT_FALSE(weight_only.ok());
+  EXPECT_NE(weight_only.status().message().find("scheme=w4a16 has no calibrated activations"), std::string::npos)
+      << weight_only.status();
 }
 
 // efficientnet_b0 (SiLU, squeeze-excite) amplifies every perturbation: W8A8

@@ -70,6 +70,13 @@ class Quantize : public Pass {
       qo.wide_activations = keep->wide_activations;
     }
     const bool weight_only = config.scheme() == QuantizationConfig::W8A16 || config.scheme() == QuantizationConfig::W4A16;
+    // Weight-only and dynamic schemes have no calibrated activations to widen.
+    if (!qo.wide_activations.empty() && (weight_only || config.scheme() == QuantizationConfig::DYNAMIC))
+      return absl::InvalidArgumentError(absl::StrCat(
+          "quantize: fallback{precision=a16} gave ", qo.wide_activations.size(),
+          " nodes 16-bit activations, but scheme=",
+          absl::AsciiStrToLower(QuantizationConfig::Scheme_Name(config.scheme())),
+          " has no calibrated activations; use scheme=w8a8 or fallback's default precision=float"));
     const LayerStatistics* grams = nullptr;  // owned by the analysis manager
     LayerGramLookup layer_gram;
     // Every weight method but RTN fits the weights to calibration inputs.
