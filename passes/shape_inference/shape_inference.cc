@@ -50,11 +50,60 @@ bool Complete(const onnx::TypeProto& t) {
   }
 }
 
+// Ranks the graph states for its values (inputs, initializers, value_info),
+// chained to the enclosing graph's for subgraphs.
+struct RankScope {
+  const RankScope* outer = nullptr;
+  absl::flat_hash_map<std::string, int> ranks;
+
+  explicit RankScope(const onnx::GraphProto& g, const RankScope* parent) : outer(parent) {
+    auto add = [&](const onnx::ValueInfoProto& vi) {
+      if (vi.type().has_tensor_type() && vi.type().tensor_type().has_shape())
+        ranks[vi.name()] = vi.type().tensor_type().shape().dim_size();
+    };
+    for (const auto& vi : g.input()) add(vi);
+    for (const auto& vi : g.value_info()) add(vi);
+    for (const auto& t : g.initializer()) ranks[t.name()] = t.dims_size();
+  }
+  int Rank(const std::string& name) const {
+    for (const RankScope* s = this; s != nullptr; s = s->outer) {
+      auto it = s->ranks.find(name);
+      if (it != s->ranks.end()) return it->second;
+    }
+    return -1;
+  }
+};
+
+// Conv-like ops without kernel_shape take it from the weight's shape, and
+// libonnx 1.12 then indexes strides/dilations/pads (sized by the input's
+// rank) by the weight's rank: a weight whose rank differs from the input's
+// reads past an empty vector (found by fuzzing: a rank-2 input into a 3x3
+// Conv). Returns why the node is unsafe, or "" when it is not (or the ranks
+// are not known before inference).
+std::string ConvRankMismatch(const onnx::NodeProto& n, const RankScope& scope) {
+  int x = 0, w = 1;
+  if (n.op_type() == "QLinearConv") {
+    w = 3;
+  } else if (n.op_type() != "Conv" && n.op_type() != "ConvInteger" && n.op_type() != "ConvTranspose") {
+    return "";
+  }
+  for (const auto& a : n.attribute())
+    if (a.name() == "kernel_shape") return "";
+  if (n.input_size() <= w) return "";
+  int xr = scope.Rank(n.input(x)), wr = scope.Rank(n.input(w));
+  if (xr < 0 || wr < 0 || xr == wr) return "";
+  return absl::StrCat("node '", n.name(), "' (", n.op_type(), "): weight '", n.input(w), "' has rank ", wr,
+                      " but input '", n.input(x), "' has rank ", xr, "; they must be equal");
+}
+
 // ONNX 1.12's inference functions assume each node fits its schema and can
 // crash on one that does not (found by fuzzing: a Scan missing
-// num_scan_inputs, a Conv with a stray input). Returns the first node that
-// fails its schema, with why, or "" when all pass.
-std::string FirstInvalidNode(const onnx::GraphProto& g, const std::map<std::string, int>& opsets) {
+// num_scan_inputs, a Conv with a stray input, a Conv whose weight rank is not
+// its input's). Returns the first node that fails its schema (or
+// ConvRankMismatch), with why, or "" when all pass.
+std::string FirstInvalidNode(const onnx::GraphProto& g, const std::map<std::string, int>& opsets,
+                             const RankScope* outer = nullptr) {
+  RankScope scope(g, outer);
   for (const auto& n : g.node()) {
     std::string domain = n.domain() == "ai.onnx" ? "" : n.domain();
     auto it = opsets.find(domain);
@@ -66,14 +115,18 @@ std::string FirstInvalidNode(const onnx::GraphProto& g, const std::map<std::stri
       } catch (const std::exception& e) {
         return absl::StrCat("node '", n.name(), "' (", n.op_type(), "): ", e.what());
       }
+      if (domain.empty()) {
+        std::string bad = ConvRankMismatch(n, scope);
+        if (!bad.empty()) return bad;
+      }
     }
     for (const auto& a : n.attribute()) {
       if (a.has_g()) {
-        std::string bad = FirstInvalidNode(a.g(), opsets);
+        std::string bad = FirstInvalidNode(a.g(), opsets, &scope);
         if (!bad.empty()) return bad;
       }
       for (const auto& sub : a.graphs()) {
-        std::string bad = FirstInvalidNode(sub, opsets);
+        std::string bad = FirstInvalidNode(sub, opsets, &scope);
         if (!bad.empty()) return bad;
       }
     }

@@ -202,5 +202,54 @@ TEST(ShapeInference, RealModelsNeedNoOnnx) {
   }
 }
 
+// A Conv without kernel_shape whose weight's rank is not its input's (found
+// by fuzzing) crashed libonnx 1.12's convPoolShapeInference. In this process
+// (no child to contain a crash), the pass must name the node and stop.
+TEST(ShapeInference, ConvWithWrongWeightRankIsAnErrorNotACrash) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("bad_conv");
+  onnx::NodeProto* conv = g->add_node();
+  conv->set_name("conv_rank2");
+  conv->set_op_type("Conv");
+  conv->add_input("x");
+  conv->add_input("W");
+  conv->add_output("y");
+  onnx::TensorProto* w = g->add_initializer();
+  w->set_name("W");
+  w->set_data_type(onnx::TensorProto::FLOAT);
+  for (int d : {4, 3, 3, 3}) w->add_dims(d);
+  w->mutable_float_data()->Resize(4 * 3 * 3 * 3, 0.5f);
+  onnx::ValueInfoProto* x = g->add_input();
+  x->set_name("x");
+  x->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  for (int d : {1, 3}) x->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+  g->add_output()->set_name("y");
+  auto model = ParseModel(m.SerializeAsString(), "");
+  ASSERT_TRUE(model.ok()) << model.status();
+
+  RunSettings settings;
+  settings.isolation = Isolation::kInProcess;
+  PassContext ctx;
+  ctx.settings = &settings;
+  auto strict = PassManager::Create("shape-inference{strict=true}");
+  ASSERT_TRUE(strict.ok());
+  absl::Status s = (*strict)->Run(**model, ctx);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_NE(s.message().find("node 'conv_rank2' (Conv): weight 'W' has rank 4 but input 'x' has rank 2"),
+            std::string::npos)
+      << s;
+  // Not strict: the pass skips ONNX's inference, says why, leaves y untyped.
+  auto lenient = PassManager::Create("shape-inference");
+  ASSERT_TRUE(lenient.ok());
+  ASSERT_TRUE((*lenient)->Run(**model, ctx).ok());
+  std::string notes;
+  for (const auto& r : (*lenient)->records())
+    for (const auto& n : r.notes) notes += n + "; ";
+  EXPECT_NE(notes.find("skipped: node 'conv_rank2'"), std::string::npos) << notes;
+}
+
 }  // namespace
 }  // namespace onnxc
