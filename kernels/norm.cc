@@ -82,18 +82,26 @@ absl::Status LayerNormKernel(OpContext& c) {
   KTensor mean_t = KTensor::Alloc(TP::FLOAT, sdims), inv_t = KTensor::Alloc(TP::FLOAT, sdims);
   const float* px = x.ptr<float>();
   float* py = y.mut<float>();
-  for (int64_t i = 0; i < outer; ++i) {
-    const float* r = px + i * inner;
-    double sum = 0, sq = 0;
-    for (int64_t j = 0; j < inner; ++j) sum += r[j];
-    double mean = sum / inner;
-    for (int64_t j = 0; j < inner; ++j) sq += (r[j] - mean) * (r[j] - mean);
-    float inv = static_cast<float>(1.0 / std::sqrt(sq / inner + eps));
-    float m = static_cast<float>(mean);
-    for (int64_t j = 0; j < inner; ++j) py[i * inner + j] = (r[j] - m) * inv * sc[j] + bi[j];
-    mean_t.mut<float>()[i] = m;
-    inv_t.mut<float>()[i] = inv;
-  }
+  float* pm = mean_t.mut<float>();
+  float* pi = inv_t.mut<float>();
+  Eigen::Map<const Eigen::ArrayXf> scv(sc.data(), inner), biv(bi.data(), inner);
+  // Rows are independent: vectorised along the row (Eigen), split over
+  // threads across rows. Two passes (mean, then the centred squares): the
+  // one-pass E[x^2] - E[x]^2 cancels badly when the mean is large. Eigen's
+  // sums keep one accumulator per SIMD lane, so float is accurate enough.
+  ParallelFor(c.threads, outer, [&](int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) {
+      Eigen::Map<const Eigen::ArrayXf> r(px + i * inner, inner);
+      Eigen::Map<Eigen::ArrayXf> o(py + i * inner, inner);
+      const float m = r.sum() / static_cast<float>(inner);
+      o = r - m;  // centred row, reused for the variance and the output
+      const float var = o.square().sum() / static_cast<float>(inner);
+      const float inv = 1.f / std::sqrt(var + eps);
+      o = o * inv * scv + biv;
+      pm[i] = m;
+      pi[i] = inv;
+    }
+  }, std::max<int64_t>(1, 4096 / std::max<int64_t>(inner, 1)));
   c.out[0] = std::move(y);
   if (c.out.size() > 1) c.out[1] = mean_t;
   if (c.out.size() > 2) c.out[2] = inv_t;
@@ -172,20 +180,72 @@ absl::Status SoftmaxFamily(OpContext& c, SoftKind kind) {
   KTensor y = KTensor::Alloc(TP::FLOAT, x.dims);
   const float* px = x.ptr<float>();
   float* py = y.mut<float>();
+  using Row = Eigen::Map<const Eigen::ArrayXf>;
+  using OutRow = Eigen::Map<Eigen::ArrayXf>;
+  if (x.numel() == 0) {
+    c.out[0] = std::move(y);
+    return absl::OkStatus();
+  }
+  if (inner > 1 && kind != SoftKind::kHardmax) {
+    // The axis is not the innermost (e.g. softmax over the channels of an
+    // NCHW map): the `len` values of one output are `inner` apart, so walk
+    // them as `len` contiguous rows of a chunk of `inner`, vectorised across
+    // the chunk, instead of one strided scalar pass per output.
+    constexpr int64_t kChunk = 256;
+    const int64_t chunks = (inner + kChunk - 1) / kChunk;
+    ParallelFor(c.threads, outer * chunks, [&](int64_t s, int64_t e) {
+      Eigen::ArrayXf mx(kChunk), sum(kChunk);
+      for (int64_t t = s; t < e; ++t) {
+        const int64_t o = t / chunks, c0 = (t % chunks) * kChunk, w = std::min(kChunk, inner - c0);
+        const float* xb = px + o * len * inner + c0;
+        float* yb = py + o * len * inner + c0;
+        auto m = mx.head(w);
+        auto sm = sum.head(w);
+        m = Row(xb, w);
+        for (int64_t j = 1; j < len; ++j) m = m.max(Row(xb + j * inner, w));
+        sm.setZero();
+        for (int64_t j = 0; j < len; ++j) {
+          if (kind == SoftKind::kSoftmax) {
+            OutRow yr(yb + j * inner, w);
+            yr = (Row(xb + j * inner, w) - m).exp();
+            sm += yr;
+          } else {
+            sm += (Row(xb + j * inner, w) - m).exp();
+          }
+        }
+        if (kind == SoftKind::kSoftmax) {
+          sm = sm.inverse();
+          for (int64_t j = 0; j < len; ++j) OutRow(yb + j * inner, w) *= sm;
+        } else {
+          m += sm.log();  // log-softmax = x - (max + log(sum))
+          for (int64_t j = 0; j < len; ++j) OutRow(yb + j * inner, w) = Row(xb + j * inner, w) - m;
+        }
+      }
+    }, std::max<int64_t>(1, 4096 / std::max<int64_t>(len * kChunk, 1)));
+    c.out[0] = std::move(y);
+    return absl::OkStatus();
+  }
   ParallelFor(c.threads, outer * inner, [&](int64_t s, int64_t e) {
     for (int64_t oi = s; oi < e; ++oi) {
       int64_t o = oi / inner, in = oi % inner;
       const float* xr = px + o * len * inner + in;
       float* yr = py + o * len * inner + in;
-      if (inner == 1 && kind == SoftKind::kSoftmax) {
-        // The common case (softmax over the last axis, e.g. attention rows):
+      if (inner == 1 && kind != SoftKind::kHardmax) {
+        // Softmax over the last axis (attention rows, classifier outputs):
         // Eigen's vectorised max and exp over the row.
-        Eigen::Map<const Eigen::ArrayXf> xrow(xr, len);
-        Eigen::Map<Eigen::ArrayXf> row(yr, len);
-        row = (xrow - xrow.maxCoeff()).exp();
-        row *= static_cast<float>(1.0 / row.template cast<double>().sum());
+        Row xrow(xr, len);
+        OutRow row(yr, len);
+        const float mx = xrow.maxCoeff();
+        if (kind == SoftKind::kSoftmax) {
+          row = (xrow - mx).exp();
+          row *= static_cast<float>(1.0 / row.template cast<double>().sum());
+        } else {
+          const double sum = (xrow - mx).exp().template cast<double>().sum();
+          row = xrow - (mx + static_cast<float>(std::log(sum)));
+        }
         continue;
       }
+      // Hardmax: the first maximum along the axis.
       float mx = -INFINITY;
       int64_t arg = 0;
       for (int64_t j = 0; j < len; ++j) {
@@ -194,23 +254,7 @@ absl::Status SoftmaxFamily(OpContext& c, SoftKind kind) {
           arg = j;
         }
       }
-      if (kind == SoftKind::kHardmax) {
-        for (int64_t j = 0; j < len; ++j) yr[j * inner] = j == arg ? 1.f : 0.f;
-        continue;
-      }
-      double sum = 0;
-      for (int64_t j = 0; j < len; ++j) {
-        float ev = std::exp(xr[j * inner] - mx);
-        if (kind == SoftKind::kSoftmax) yr[j * inner] = ev;
-        sum += ev;
-      }
-      if (kind == SoftKind::kSoftmax) {
-        float inv = static_cast<float>(1.0 / sum);
-        for (int64_t j = 0; j < len; ++j) yr[j * inner] *= inv;
-      } else {
-        float ls = static_cast<float>(std::log(sum));
-        for (int64_t j = 0; j < len; ++j) yr[j * inner] = xr[j * inner] - mx - ls;
-      }
+      for (int64_t j = 0; j < len; ++j) yr[j * inner] = j == arg ? 1.f : 0.f;
     }
   }, 16);
   c.out[0] = std::move(y);

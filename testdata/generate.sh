@@ -79,6 +79,8 @@ DEPS="fashion_mnist.py trained/fmnist.npz" run_step make_legacy_models.py \
   rnn_seq/model.onnx rnn_seq/test_data_set_1/output_0.pb rnn_seq/float_top1.txt
 run_step make_audio.py audio_kws/model.onnx audio_kws/float_top1.txt audio_kws/test_waveforms.npy \
   audio_kws/test_labels.npy audio_kws/calib/test_data_set_7/input_0.pb audio_kws/test_data_set_1/output_0.pb
+run_step make_op_models.py op_softmax_axis1/model.onnx op_logsoftmax_axis1/model.onnx op_softmax_last/model.onnx \
+  op_layernorm/test_data_set_0/input_0.pb
 DEPS=random_inputs.py run_step thirdparty.sh thirdparty/SOURCES \
   thirdparty/silero_vad_legacy.onnx thirdparty/silero_vad_v5.onnx thirdparty/ppocr_cls_op9.onnx \
   thirdparty/ppocrv4_det_op11.onnx thirdparty/blazeface_front.onnx thirdparty/mlsd_tiny.onnx \
