@@ -262,9 +262,15 @@ class Fallback : public Pass {
                                             found->steps.at(k).met ? "met" : "missed"));
         if (!found->met) {
           loud = absl::StrFormat(
-              "TARGET NOT MET: %s %s %.6g was not reached with up to %d layers in float (max-float=%d); keeping the "
+              "TARGET NOT MET: %s %s %.6g was not reached with up to %d layers %s (max-float=%d); keeping the "
               "best configuration found, k=%d (%.6g), which quantize will use",
-              t.Describe(), cmp, t.value, found->k_max, static_cast<int>(o.GetInt("max-float")), chosen, c.metric);
+              t.Describe(), cmp, t.value, found->k_max, to_a16 ? "given 16-bit activations" : "in float",
+              static_cast<int>(o.GetInt("max-float")), chosen, c.metric);
+          // Past what 16-bit activations fix, the error is in the int8
+          // weights; a float fallback after this one starts from its choice.
+          if (to_a16)
+            absl::StrAppend(&loud, "; the rest of the error is in the int8 weights: add a fallback with the same "
+                                   "target and precision=float after this one to move layers to float");
           ctx.settings->reporter.Note("WARNING: fallback: " + loud);
         }
       }
