@@ -8,6 +8,8 @@
 #   MODELS="resnet18 efficientnet_b0" SETS=0 kernels/bench_vs_ort.sh
 #        (MODELS: any of testdata/generated/*, default the CNN zoo and the
 #        encoder; SETS: 0 = batch 1, 1 = batch 8 (encoder 4), default both)
+#   MODELS="op_softmax_axis1 op_logsoftmax_axis1 op_softmax_last op_layernorm" SETS=0 kernels/bench_vs_ort.sh
+#        (single operators, from testdata/make_op_models.py)
 #
 # Needs testdata/generated/{resnet18,mobilenet_v2} (testdata/make_torchvision.py)
 # and onnxruntime-node under testdata/ort/node_modules

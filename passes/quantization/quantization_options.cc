@@ -36,7 +36,8 @@ std::vector<OptionSpec> QuantizationSettingOptions() {
   using T = OptionSpec::Type;
   return {{"config", T::kString, "", "quantization config file (protobuf text, passes/quantization_config.proto)"},
           {"scheme", T::kString, "w8a8", "w8a8 | w8a16-act (16-bit activations) | w8a16 | w4a16 (weight-only) | dynamic"},
-          {"method", T::kString, "minmax", "activation range: minmax | moving-average | percentile | entropy | mse | ifmr"},
+          {"method", T::kString, "minmax", "activation range: minmax | moving-average | percentile | entropy | mse | ifmr | auto (quantize: the one of "
+           "minmax, mse, percentile whose outputs are closest to float's on calibration samples)"},
           {"activation-type", T::kString, "uint8", "uint8 | int8 | uint16 | int16"},
           {"symmetric-activations", T::kBool, "false", "symmetric activation ranges (zero point 0 / 128)"},
           {"per-channel", T::kBool, "true", "one weight scale per output channel"},
@@ -86,7 +87,7 @@ absl::StatusOr<QuantizationSettings> ResolveQuantizationSettings(const PassOptio
     auto m = ParseEnum<CalibrationMethod>(
         pass, "method", o.GetString("method"),
         {{"minmax", MINMAX}, {"moving-average", MOVING_AVERAGE}, {"percentile", PERCENTILE},
-         {"entropy", ENTROPY}, {"mse", MSE}, {"ifmr", IFMR}});
+         {"entropy", ENTROPY}, {"mse", MSE}, {"ifmr", IFMR}, {"auto", AUTO}});
     if (!m.ok()) return m.status();
     config.mutable_activation()->set_method(*m);
   }
@@ -112,6 +113,12 @@ absl::StatusOr<QuantizationSettings> ResolveQuantizationSettings(const PassOptio
     if (!a.ok()) return a.status();
     config.set_already_quantized(*a);
   }
+  // Other passes quantize copies to measure them; which method auto means is
+  // only known once quantize has measured.
+  if (config.activation().method() == AUTO && pass != "quantize")
+    return absl::InvalidArgumentError(absl::StrCat(
+        pass, ": method=auto is chosen by the quantize pass (it measures each method's outputs); give ", pass,
+        " an explicit method (minmax, mse, ...)"));
   auto target = FindDeploymentTarget(config.target());
   if (!target.ok()) return absl::InvalidArgumentError(absl::StrCat(pass, ": ", target.status().message()));
   (*target)->Apply(&config);

@@ -5,6 +5,8 @@
 //
 // Settings come from (later wins): the defaults, the `quantization` block of
 // the compress config, the file in config=..., then these options.
+#include <optional>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -24,6 +26,7 @@
 #include "passes/quantization/quantization_options.h"
 #include "passes/quantization/quantization_run_settings.h"
 #include "passes/quantization/quantizer.h"
+#include "passes/quantization/range_method_choice.h"
 #include "passes/quantization/search_n.h"
 #include "passes/quantization/speed_estimate.h"
 #include "passes/quantization/target_emulation.h"
@@ -117,6 +120,18 @@ class Quantize : public Pass {
     if (!stats.ok()) return stats.status();
 
     qo.stats = *stats;
+    std::optional<RangeMethodChoice> method_choice;
+    if (config.activation().method() == AUTO) {
+      auto chosen = ChooseRangeMethod(model, *settings, qo, CalibrationSettingsFor(config, *ctx.settings),
+                                      ctx.ForAnalyses().executor, ctx.settings->reporter);
+      if (!chosen.ok()) return chosen.status();
+      QuantizationConfig c = config;
+      c.mutable_activation()->set_method(chosen->method);
+      auto s = QuantizationSettings::FromConfig(std::move(c), "method=auto");
+      if (!s.ok()) return s.status();
+      *settings = *std::move(s);  // `config` refers into it: now the chosen method
+      method_choice = *std::move(chosen);
+    }
     auto target = FindDeploymentTarget(config.target());
     if (!target.ok()) return target.status();
     // SearchN needs the float layer outputs: a copy of the model before the
@@ -133,6 +148,7 @@ class Quantize : public Pass {
     }
     if (!report.ok()) return report.status();
     if (!guard_note.empty()) report->notes.push_back(guard_note);
+    if (method_choice) report->notes.push_back(method_choice->Note());
     report->notes.insert(report->notes.end(), prepared->begin(), prepared->end());
     std::set<std::string> rerounded;  // their biases are refit already
     if (adaround) {
@@ -157,9 +173,11 @@ class Quantize : public Pass {
       if (!s.ok()) return s;
       report->notes.push_back("SearchN: shift_bit per output channel in the record");
     }
-    return Finish(model, ctx, config, *report,
-                  absl::StrCat((*stats)->source, ", activation method ",
-                               CalibrationMethod_Name(config.activation().method())));
+    auto done = Finish(model, ctx, config, *report,
+                       absl::StrCat((*stats)->source, ", activation method ",
+                                    CalibrationMethod_Name(config.activation().method())));
+    if (done.ok() && method_choice) done->details["range_method_auto"] = method_choice->ToJson();
+    return done;
   }
 
  private:

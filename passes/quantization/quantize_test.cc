@@ -69,6 +69,48 @@ TEST(Quantize, FashionMnistTop1PerMethodInOnnxRuntime) {
   }
 }
 
+// method=auto quantizes with minmax, mse and percentile ranges, keeps the one
+// whose outputs are closest to float's on calibration samples, and its model
+// is exactly what that method gives (same outputs in ORT). Passes that only
+// quantize copies (fallback, layer-sensitivity) refuse it with the reason.
+TEST(Quantize, MethodAutoKeepsTheMeasuredBestMethod) {
+  REQUIRE_ORT_AND_DATA();
+  auto run = RunPipelineOnFile(Gen("fmnist/model.onnx"), Gen("fmnist/calib"), "quantize{method=auto}",
+                               Tmp("fm_auto.onnx"));
+  ASSERT_TRUE(run.ok()) << run.status();
+  nlohmann::json choice;
+  for (const auto& p : run->report["passes"])
+    if (p["pass"] == "quantize") choice = p["details"]["range_method_auto"];
+  ASSERT_FALSE(choice.is_null()) << run->report.dump().substr(0, 2000);
+  ASSERT_EQ(choice["candidates"].size(), 3u);
+  const std::string chosen = choice["chosen"];
+  double best = -1e9, chosen_sqnr = 0;
+  for (const auto& c : choice["candidates"]) {
+    const double sqnr = c["outputs"]["sqnr_db"].get<double>();
+    best = std::max(best, sqnr);
+    if (c["method"] == chosen) chosen_sqnr = sqnr;
+    std::printf("method=auto candidate %s: output SQNR %.2f dB on %d samples\n",
+                c["method"].get<std::string>().c_str(), sqnr, choice["samples"].get<int>());
+  }
+  EXPECT_EQ(chosen_sqnr, best);
+  EXPECT_GT(choice["samples"].get<int>(), 1);
+
+  auto same = RunPipelineOnFile(Gen("fmnist/model.onnx"), Gen("fmnist/calib"), "quantize{method=" + chosen + "}",
+                                Tmp("fm_auto_same.onnx"));
+  ASSERT_TRUE(same.ok()) << same.status();
+  auto in = ReadTensorPbSeries(Gen("fmnist/test_data_set_0"), "input");
+  ASSERT_TRUE(in.ok()) << in.status();
+  auto a = RunWithOrt(run->output, *in), b = RunWithOrt(same->output, *in);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(CompareTensors((*a)[0].tensor, (*b)[0].tensor).max_abs, 0.0);
+
+  auto refused = RunPipelineOnFile(Gen("fmnist/model.onnx"), Gen("fmnist/calib"), "fallback{top-k=1,method=auto}",
+                                   Tmp("fm_auto_fallback.onnx"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("fallback: method=auto is chosen by the quantize pass"), std::string::npos)
+      << refused.status();
+}
+
 // (b) + (c) resnet18: ORT loads and fuses it, outputs close to float, the ONNX
 // checker passes (in Quantize), one record layer per Conv/Gemm, per channel.
 TEST(Quantize, Resnet18QdqInOnnxRuntime) {

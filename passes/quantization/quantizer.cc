@@ -800,6 +800,10 @@ absl::StatusOr<QuantizeReport> QuantizeModel(Model& model, const QuantizationSet
     return absl::FailedPreconditionError(absl::StrCat(
         "opset ", opset, " has no QuantizeLinear/DequantizeLinear (opset 10+); convert the model first"));
   if (options.stats == nullptr) return absl::FailedPreconditionError("static quantization needs calibration statistics");
+  if (settings.config().activation().method() == AUTO)
+    return absl::InvalidArgumentError(
+        "method=auto is chosen by the quantize pass (it measures each method's outputs); give this pass an explicit "
+        "method (minmax, mse, ...)");
   QuantizeReport report;
   QuantizeGraphs(model, model.graph(), "", settings, options, &report);
   return report;
