@@ -19,7 +19,7 @@ CASES = {
     "op_softmax_axis1": ("Softmax", [1, 80, 80, 80], {"axis": 1}),
     "op_logsoftmax_axis1": ("LogSoftmax", [1, 80, 80, 80], {"axis": 1}),
     "op_softmax_last": ("Softmax", [1, 12, 128, 128], {"axis": -1}),
-    "op_layernorm": ("LayerNormalization", [4, 128, 768], {"axis": -1, "epsilon": 1e-5}),
+    "op_layernorm": ("LayerNormalization", [1, 512, 768], {"axis": -1, "epsilon": 1e-5}),
 }
 
 
