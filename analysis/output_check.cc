@@ -77,4 +77,24 @@ std::string OutputCheck::Summary() const {
   return s;
 }
 
+absl::StatusOr<ErrorMetrics> PooledOutputError(const Model& candidate, const std::vector<CalibrationSample>& samples,
+                                               const std::vector<std::vector<Tensor>>& reference,
+                                               const ExecutorOptions& executor) {
+  auto ex = Executor::Create(candidate, executor);
+  if (!ex.ok()) return ex.status();
+  ErrorAccumulator acc;
+  for (size_t s = 0; s < samples.size() && s < reference.size(); ++s) {
+    auto out = (*ex)->Run(samples[s].inputs);
+    if (!out.ok()) return out.status();
+    for (size_t o = 0; o < out->size() && o < reference[s].size(); ++o) {
+      std::vector<float> r = reference[s][o].ToFloatVector(), x = (*out)[o].ToFloatVector();
+      if (r.size() != x.size())
+        return absl::InternalError(absl::StrCat("output ", o, " has ", x.size(), " elements, the float model's ",
+                                                r.size()));
+      acc.Add(r.data(), x.data(), static_cast<int64_t>(r.size()));
+    }
+  }
+  return acc.Get();
+}
+
 }  // namespace onnxc

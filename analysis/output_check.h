@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "analysis/calibration/calibration_data.h"
 #include "analysis/tensor_metrics.h"
 #include "ir/model.h"
 #include "kernels/executor.h"
@@ -33,6 +34,13 @@ struct OutputCheck {
 absl::StatusOr<OutputCheck> CompareModelOutputs(const Model& reference, const Model& candidate,
                                                 const std::string& data_spec, int64_t max_samples,
                                                 const ExecutorOptions& executor);
+
+// `candidate`'s outputs on `samples` against `reference` ([sample][output],
+// the float model's outputs on the same samples), pooled over every output
+// and sample: what a search compares candidates by.
+absl::StatusOr<ErrorMetrics> PooledOutputError(const Model& candidate, const std::vector<CalibrationSample>& samples,
+                                               const std::vector<std::vector<Tensor>>& reference,
+                                               const ExecutorOptions& executor);
 
 }  // namespace onnxc
 

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "analysis/output_check.h"
 #include "kernels/executor.h"
 #include "passes/quantization/quantizer.h"
 
@@ -282,21 +283,7 @@ absl::StatusOr<std::unique_ptr<Model>> QuantizeClone(
 
 absl::StatusOr<ErrorMetrics> CompareOutputs(const Model& candidate, const LayerSensitivity& ref,
                                             const ExecutorOptions& eo) {
-  auto ex = Executor::Create(candidate, eo);
-  if (!ex.ok()) return ex.status();
-  ErrorAccumulator acc;
-  for (size_t s = 0; s < ref.samples.size(); ++s) {
-    auto out = (*ex)->Run(ref.samples[s].inputs);
-    if (!out.ok()) return out.status();
-    for (size_t o = 0; o < out->size() && o < ref.reference_outputs[s].size(); ++o) {
-      std::vector<float> r = ref.reference_outputs[s][o].ToFloatVector(), x = (*out)[o].ToFloatVector();
-      if (r.size() != x.size())
-        return absl::InternalError(absl::StrCat("output ", o, " has ", x.size(), " elements, the float model's ",
-                                                r.size()));
-      acc.Add(r.data(), x.data(), static_cast<int64_t>(r.size()));
-    }
-  }
-  return acc.Get();
+  return PooledOutputError(candidate, ref.samples, ref.reference_outputs, eo);
 }
 
 absl::StatusOr<std::unique_ptr<LayerSensitivity>> LayerSensitivity::Compute(Model& model, const AnalysisContext& ctx,

@@ -2,20 +2,17 @@
 
 #include <cmath>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "analysis/calibration/calibration_data.h"
+#include "analysis/output_check.h"
 
 namespace onnxc {
 namespace {
 
-std::string MethodName(CalibrationMethod m) {
-  switch (m) {
-    case MSE: return "mse";
-    case PERCENTILE: return "percentile";
-    default: return "minmax";
-  }
-}
+// As the option spells it: "minmax", "mse", "percentile".
+std::string MethodName(CalibrationMethod m) { return absl::AsciiStrToLower(CalibrationMethod_Name(m)); }
 
 // Infinite SQNR (identical outputs) compares as very large.
 double Score(const ErrorMetrics& e) { return std::isfinite(e.sqnr_db) ? e.sqnr_db : 1e9; }
@@ -24,13 +21,15 @@ double Score(const ErrorMetrics& e) { return std::isfinite(e.sqnr_db) ? e.sqnr_d
 
 std::string RangeMethodChoice::Note() const {
   std::string others;
-  for (const Candidate& c : candidates)
-    if (c.method != method)
+  double chosen = 0;
+  for (const Candidate& c : candidates) {
+    if (c.method == method) {
+      chosen = c.outputs.sqnr_db;
+    } else {
       absl::StrAppend(&others, others.empty() ? "" : ", ", MethodName(c.method),
                       absl::StrFormat(" %.1f dB", c.outputs.sqnr_db));
-  double chosen = 0;
-  for (const Candidate& c : candidates)
-    if (c.method == method) chosen = c.outputs.sqnr_db;
+    }
+  }
   return absl::StrFormat("method=auto: %s ranges (output SQNR vs float %.1f dB on %d calibration samples; %s)",
                          MethodName(method), chosen, static_cast<int>(samples), others);
 }
@@ -79,19 +78,9 @@ absl::StatusOr<RangeMethodChoice> ChooseRangeMethod(const Model& model, const Qu
     std::unique_ptr<Model> q = model.Clone();
     auto report = QuantizeModel(*q, *s, options);
     if (!report.ok()) return report.status();
-    auto ex = Executor::Create(*q, executor);
-    if (!ex.ok()) return ex.status();
-    ErrorAccumulator acc;
-    for (size_t i = 0; i < samples.size(); ++i) {
-      auto out = (*ex)->Run(samples[i].inputs);
-      if (!out.ok()) return out.status();
-      for (size_t o = 0; o < out->size() && o < reference[i].size(); ++o) {
-        std::vector<float> r = reference[i][o].ToFloatVector(), x = (*out)[o].ToFloatVector();
-        if (r.size() != x.size()) return absl::InternalError("method=auto: quantized output of another size");
-        acc.Add(r.data(), x.data(), static_cast<int64_t>(r.size()));
-      }
-    }
-    RangeMethodChoice::Candidate cand{m, acc.Get()};
+    auto error = PooledOutputError(*q, samples, reference, executor);
+    if (!error.ok()) return error.status();
+    RangeMethodChoice::Candidate cand{m, *error};
     // Ties keep the earlier (simpler) method.
     if (Score(cand.outputs) > best) {
       best = Score(cand.outputs);
